@@ -1,0 +1,1 @@
+"""Partnership engagement pulse API."""

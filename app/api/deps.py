@@ -1,0 +1,106 @@
+"""Typed dependency aliases shared by the routers."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Security
+from sqlalchemy.orm import Session
+
+from app.auth import Caller, authenticate, basic_scheme, bearer_scheme, key_secret, presented_key
+from app.db import get_session
+from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Problem
+from app.services.pagination import Slice
+from app.settings import Settings
+from app.vocab import Scope
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now() -> datetime:
+    """The current time; tests override this dependency to move the clock."""
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the application was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_caller(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _bearer: Annotated[None, Security(bearer_scheme)],
+    _basic: Annotated[None, Security(basic_scheme)],
+) -> Caller:
+    """The authenticated caller; 401 without a valid key."""
+    key = presented_key(request.headers.get("authorization"))
+    secret = getattr(request.app.state, "key_secret", None)
+    if secret is None:
+        # The secret never changes once set, so every replica may cache it.
+        secret = request.app.state.key_secret = key_secret(session, settings)
+    return authenticate(session, secret, key, now)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def scoped(*any_of: Scope) -> Callable[[Caller], Caller]:
+    """A dependency that passes only callers whose key grants one of ``any_of``."""
+
+    def dependency(caller: CallerDep) -> Caller:
+        caller.require(*any_of)
+        return caller
+
+    return dependency
+
+
+AdminDep = Annotated[Caller, Depends(scoped(Scope.admin))]
+
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (at most {MAX_PAGE_SIZE})."),
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=1024, description="The `next_cursor` of the previous page."),
+]
+DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+
+def page(request: Request, chunk: Slice[Any], items: list[Any]) -> dict[str, Any]:
+    """A list body: the items, and the absolute URL and cursor of the next page."""
+    next_url = None
+    if chunk.next_cursor is not None:
+        next_url = str(request.url.include_query_params(cursor=chunk.next_cursor))
+    return {"data": items, "next": next_url, "next_cursor": chunk.next_cursor}
+
+
+_STATUS_TEXT = {
+    400: "Malformed JSON or invalid request parameters.",
+    401: "Missing, unknown, expired or revoked API key.",
+    403: "The API key lacks the scope this operation needs.",
+    404: "No such record in the caller's system.",
+    409: "The request conflicts with the current state (a taken code, a closed pulse).",
+    413: "The request body is too large.",
+    415: "The request body is not `application/json`.",
+    422: "The body is invalid; `errors` points at each bad field.",
+    503: "The database cannot be reached, is busy, or is not migrated; retry later.",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the problem responses a route may give."""
+    statuses = (*statuses, 503)  # every such route needs the database
+    if 422 in statuses:
+        statuses = (*statuses, 415)  # every route with a body also refuses non-JSON bodies
+    return {s: {"model": Problem, "description": _STATUS_TEXT[s]} for s in sorted(set(statuses))}

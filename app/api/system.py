@@ -1,0 +1,22 @@
+"""The caller's system."""
+
+from fastapi import APIRouter
+
+from app.api.deps import AdminDep, CallerDep, NowDep, SessionDep, problems
+from app.models import System
+from app.schemas.structure import SystemRead, SystemUpdate
+from app.services import structure
+
+router = APIRouter(prefix="/v1/system", tags=["structure"])
+
+
+@router.get("", response_model=SystemRead, responses=problems(401))
+def get_system(caller: CallerDep) -> System:
+    """The system the API key belongs to."""
+    return caller.system
+
+
+@router.patch("", response_model=SystemRead, responses=problems(400, 401, 403, 413, 422))
+def update_system(body: SystemUpdate, caller: AdminDep, session: SessionDep, now: NowDep) -> System:
+    """Change the system's name, `min_group_size` (at least 3) or `adoption_months`."""
+    return structure.update_system(session, caller.system, body, now)

@@ -1,0 +1,74 @@
+"""Teams: neighbourhood and integrated teams at place."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+
+from app.api.deps import (
+    DEFAULT_LIMIT,
+    AdminDep,
+    CallerDep,
+    Cursor,
+    Limit,
+    NowDep,
+    SessionDep,
+    page,
+    problems,
+)
+from app.models import Team
+from app.schemas.common import Page
+from app.schemas.structure import TeamCreate, TeamRead, TeamUpdate
+from app.services import structure
+
+router = APIRouter(prefix="/v1/teams", tags=["structure"])
+
+PlaceFilter = Annotated[
+    str | None, Query(max_length=64, description="Only the teams of this place (by code).")
+]
+
+
+@router.get("", response_model=Page[TeamRead], responses=problems(400, 401))
+def list_teams(
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    place: PlaceFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """The system's teams, ordered by code."""
+    chunk = structure.list_teams(session, caller.system_id, place, cursor, limit)
+    return page(request, chunk, structure.team_view(session, chunk.rows))
+
+
+@router.post(
+    "",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 409, 413, 422),
+)
+def create_team(
+    body: TeamCreate, caller: AdminDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    """Create a team at a place, hosted by a partner organisation (both by code)."""
+    fields = structure.team_fields(session, caller.system_id, body.model_dump())
+    team = structure.create_coded(session, Team, caller.system_id, fields, now)
+    return structure.team_view(session, [team])[0]
+
+
+@router.get("/{code}", response_model=TeamRead, responses=problems(401, 404))
+def get_team(code: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """One team."""
+    team = structure.get_by_code(session, Team, caller.system_id, code)
+    return structure.team_view(session, [team])[0]
+
+
+@router.patch("/{code}", response_model=TeamRead, responses=problems(400, 401, 403, 404, 413, 422))
+def update_team(
+    code: str, body: TeamUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    """Change a team; `null` clears `formed_on` or `headcount`. Its code never changes."""
+    team = structure.get_by_code(session, Team, caller.system_id, code)
+    fields = structure.team_fields(session, caller.system_id, body.model_dump(exclude_unset=True))
+    structure.update_coded(session, team, fields, now)
+    return structure.team_view(session, [team])[0]

@@ -1,0 +1,164 @@
+"""The `pulse` command line."""
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import ProblemError
+from app.settings import Settings
+from app.vocab import Scope
+
+cli = typer.Typer(help="Partnership engagement pulse API.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+systems_cli = typer.Typer(help="Systems (tenants).", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(systems_cli, name="systems")
+cli.add_typer(keys_cli, name="keys")
+
+err = Console(stderr=True)
+M = TypeVar("M", bound=BaseModel)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database (PULSE_DATABASE_URL) to the newest schema."""
+    from app.migrate import upgrade
+
+    upgrade(Settings().database_url, revision)
+    err.print(f"Database migrated to {revision}.")
+
+
+def _database() -> tuple[Engine, sessionmaker[Session]]:
+    from app.db import make_engine, make_sessionmaker
+
+    engine = make_engine(Settings().database_url)
+    return engine, make_sessionmaker(engine)
+
+
+@systems_cli.command("create")
+def systems_create(
+    slug: Annotated[str, typer.Argument(help="Identifier of the system, e.g. `north-east`.")],
+    name: Annotated[str, typer.Option(help="Name of the system.")],
+    min_group_size: Annotated[
+        int, typer.Option(min=3, help="Smallest group whose aggregates are published.")
+    ] = 5,
+) -> None:
+    """Create a system (an Integrated Care System: the tenant)."""
+    from app.schemas.structure import SystemCreate
+    from app.services.keys import create_system
+
+    fields = _valid(SystemCreate, {"slug": slug, "name": name, "min_group_size": min_group_size})
+    engine, factory = _database()
+    try:
+        with factory.begin() as session:
+            create_system(
+                session,
+                fields.slug,
+                fields.name,
+                datetime.now(UTC),
+                min_group_size=fields.min_group_size,
+            )
+    except ProblemError as exc:
+        _fail(exc.detail)
+    finally:
+        engine.dispose()
+    err.print(f"System '{slug}' created.")
+
+
+@keys_cli.command("create")
+def keys_create(
+    system: Annotated[str, typer.Option(help="Slug of the system the key belongs to.")],
+    scope: Annotated[list[Scope], typer.Option(help="A scope to grant; repeat for more.")],
+    expires: Annotated[
+        str | None, typer.Option(help="Date (YYYY-MM-DD, UTC) from which the key stops working.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+) -> None:
+    """Create an API key and print it, once, on a line of its own."""
+    from app.auth import key_secret
+    from app.services.keys import create_key, get_system_by_slug
+
+    expires_at = None
+    if expires is not None:
+        try:
+            day = date.fromisoformat(expires)
+        except ValueError:
+            _fail(f"--expires must be a date such as 2027-03-31, not '{expires}'.")
+        expires_at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    engine, factory = _database()
+    try:
+        with factory.begin() as session:
+            found = get_system_by_slug(session, system)
+            secret = key_secret(session, Settings())
+            _api_key, plaintext = create_key(
+                session,
+                found.id,
+                secret,
+                scope,
+                datetime.now(UTC),
+                name=name,
+                expires_at=expires_at,
+            )
+    except ProblemError as exc:
+        _fail(exc.detail)
+    finally:
+        engine.dispose()
+    err.print(f"API key for '{system}' ({', '.join(s.value for s in scope)}); it is shown once:")
+    print(plaintext)
+
+
+@cli.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI contract (commit it as openapi/openapi.json)."""
+    from app.main import create_app
+
+    text = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Wrote {output}.")
+
+
+def _valid(model: type[M], values: dict[str, object]) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(problems)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Entry point of the `pulse` command."""
+    cli()

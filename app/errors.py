@@ -1,0 +1,180 @@
+"""One error base and one handler: every error is RFC 9457 ``application/problem+json``.
+
+ProblemError                  any error the API answers with on purpose
+├── BadRequest          400   malformed JSON, bad query parameters or cursor
+├── Unauthenticated     401   missing, unknown, expired or revoked key
+├── Forbidden           403   the key lacks the scope
+├── NotFound            404   no such record in the caller's system
+├── Conflict            409   duplicate code, closed pulse, state that forbids the change
+├── PayloadTooLarge     413   body or batch over the limit
+├── ValidationFailed    422   the body is well-formed JSON but invalid
+└── Unavailable         503   the database cannot be reached, is busy, or is not migrated
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+# Problem types are relative URI references (RFC 9457 section 3.1.1), described in docs/API.md.
+TYPE_BASE = "/problems/"
+
+
+class ProblemError(Exception):
+    """An error answered as a problem document."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The problem document."""
+        doc: dict[str, Any] = {
+            "type": TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        return doc
+
+
+class BadRequest(ProblemError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthenticated(ProblemError):
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="pulse"'})
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(ProblemError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(ProblemError):
+    status, slug, title = 422, "validation-failed", "Validation failed"
+
+
+class Unavailable(ProblemError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+def field_error(pointer: str, detail: str) -> dict[str, str]:
+    """One entry of a validation ``errors`` list: a JSON pointer into the body."""
+    return {"pointer": pointer, "detail": detail}
+
+
+def _pointer(loc: Sequence[str | int]) -> str:
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+
+
+def problem_response(error: ProblemError) -> JSONResponse:
+    """Render ``error`` as an ``application/problem+json`` response."""
+    return JSONResponse(
+        error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
+    )
+
+
+def from_validation_error(exc: RequestValidationError) -> ProblemError:
+    """Translate FastAPI's validation error: body problems are 422, the rest 400."""
+    body_errors: list[dict[str, str]] = []
+    parameter_errors: list[dict[str, str]] = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        where = loc[0] if loc else "body"
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            return BadRequest("The request body is not valid JSON.")
+        if where == "body":
+            body_errors.append(field_error(_pointer(loc[1:]), message))
+        else:
+            name = str(loc[1]) if len(loc) > 1 else str(where)
+            parameter_errors.append({"parameter": name, "in": str(where), "detail": message})
+    if parameter_errors:
+        return BadRequest("One or more request parameters are invalid.", errors=parameter_errors)
+    return ValidationFailed("The request body is invalid.", errors=body_errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error, expected or not, a problem document."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(from_validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error: ProblemError
+        if exc.status_code == 404:
+            error = NotFound("No resource at this path.")
+        elif exc.status_code == 413:
+            error = PayloadTooLarge("The request body is too large.")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed("This method is not allowed on this path.")
+        else:
+            error = ProblemError(str(exc.detail))
+            error.status = exc.status_code
+            error.title = "Error"
+            error.slug = "http-error"
+        error.headers = dict(exc.headers or {})
+        return problem_response(error)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+        # Lost connections, pool exhaustion, lock time-outs: the request may be retried.
+        error = Unavailable(
+            "The database cannot be reached or is busy; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return problem_response(ProblemError("An unexpected error occurred."))

@@ -1,0 +1,185 @@
+"""SQLAlchemy tables. Every row belongs to one system (the tenant)."""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+from app.vocab import DIMENSIONS, OrganisationKind, Profession, Role
+
+
+def _one_of(column: str, values: type[StrEnum], *, nullable: bool = False) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    condition = f"{column} IN ({allowed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=f"{column}_allowed")
+
+
+# Scores are stored in hundredths (1.00-5.00 -> 100-500) so that sums and sums of
+# squares aggregate exactly, in integers, in the database.
+SCORE_SCALE = 100
+
+
+class InstanceSecret(Base):
+    """The database's own random secret, used to key API-key hashes when none is configured."""
+
+    __tablename__ = "instance_secret"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+
+
+class System(Base):
+    """An Integrated Care System: the tenant."""
+
+    __tablename__ = "system"
+    __table_args__ = (
+        CheckConstraint("min_group_size >= 3", name="min_group_size_at_least_3"),
+        CheckConstraint("adoption_months >= 0", name="adoption_months_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    min_group_size: Mapped[int] = mapped_column(SmallInteger, default=5)
+    adoption_months: Mapped[int] = mapped_column(SmallInteger, default=12)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Place(Base):
+    """A locality within a system."""
+
+    __tablename__ = "place"
+    __table_args__ = (UniqueConstraint("system_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Organisation(Base):
+    """A partner organisation."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (UniqueConstraint("system_id", "code"), _one_of("kind", OrganisationKind))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Team(Base):
+    """A neighbourhood or integrated team at a place."""
+
+    __tablename__ = "team"
+    __table_args__ = (
+        UniqueConstraint("system_id", "code"),
+        CheckConstraint("headcount IS NULL OR headcount >= 1", name="headcount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id"), index=True)
+    host_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    formed_on: Mapped[date | None] = mapped_column(Date)
+    headcount: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Pulse(Base):
+    """A survey round; its status follows from its dates and ``closed_at``."""
+
+    __tablename__ = "pulse"
+    __table_args__ = (
+        UniqueConstraint("system_id", "key"),
+        CheckConstraint("opens_on <= closes_on", name="opens_before_closes"),
+        Index("ix_pulse_system_id_opens_on", "system_id", "opens_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    opens_on: Mapped[date] = mapped_column(Date)
+    closes_on: Mapped[date] = mapped_column(Date)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """An API key of one system; only a keyed hash of the secret is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Response(Base):
+    """One person's answers for one team in one pulse. Scores are write-only."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        UniqueConstraint("system_id", "external_id"),
+        Index("ix_response_pulse_id_team_id", "pulse_id", "team_id"),
+        _one_of("role", Role, nullable=True),
+        _one_of("profession", Profession, nullable=True),
+        *(
+            CheckConstraint(
+                f"{name} IS NULL OR ({name} >= 100 AND {name} <= 500)", name=f"{name}_in_range"
+            )
+            for name in DIMENSIONS
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    role: Mapped[str | None] = mapped_column(String(32))
+    profession: Mapped[str | None] = mapped_column(String(32))
+    purpose: Mapped[int | None] = mapped_column(SmallInteger)
+    belief: Mapped[int | None] = mapped_column(SmallInteger)
+    support: Mapped[int | None] = mapped_column(SmallInteger)
+    new_ways_of_working: Mapped[int | None] = mapped_column(SmallInteger)
+    partner_relationships: Mapped[int | None] = mapped_column(SmallInteger)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the response's content, to tell a safe re-post from a conflicting one.
+    fingerprint: Mapped[str] = mapped_column(String(64))

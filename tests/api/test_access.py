@@ -1,0 +1,174 @@
+"""Authentication, scopes and tenant isolation on every route."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from app.vocab import Scope
+from tests.api.conftest import Tenant
+from tests.builders import assert_problem, bearer, make_key
+
+TEAM = {"code": "t1", "name": "Team 1", "place": "north", "host_organisation": "trust-a"}
+PULSE = {"key": "2026-11", "title": "Nov", "opens_on": "2026-11-01", "closes_on": "2026-11-30"}
+
+# Every authenticated route: (method, path, body, needs admin). Paths name system A's records.
+ROUTES: list[tuple[str, str, dict[str, Any] | None, bool]] = [
+    ("GET", "/v1/system", None, False),
+    ("PATCH", "/v1/system", {"name": "Renamed"}, True),
+    ("GET", "/v1/places", None, False),
+    ("POST", "/v1/places", {"code": "new-place", "name": "New"}, True),
+    ("GET", "/v1/places/north", None, False),
+    ("PATCH", "/v1/places/north", {"name": "Renamed"}, True),
+    ("GET", "/v1/organisations", None, False),
+    ("POST", "/v1/organisations", {"code": "new-org", "name": "New", "kind": "other"}, True),
+    ("GET", "/v1/organisations/trust-a", None, False),
+    ("PATCH", "/v1/organisations/trust-a", {"name": "Renamed"}, True),
+    ("GET", "/v1/teams", None, False),
+    ("POST", "/v1/teams", {**TEAM, "code": "new-team"}, True),
+    ("GET", "/v1/teams/t1", None, False),
+    ("PATCH", "/v1/teams/t1", {"headcount": 3}, True),
+    ("GET", "/v1/pulses", None, False),
+    ("POST", "/v1/pulses", {**PULSE, "key": "new-pulse"}, True),
+    ("GET", "/v1/pulses/2026-11", None, False),
+    ("PATCH", "/v1/pulses/2026-11", {"title": "Renamed"}, True),
+    ("POST", "/v1/pulses/2026-11/close", None, True),
+    ("GET", "/v1/keys", None, True),
+    ("POST", "/v1/keys", {"scopes": ["admin"]}, True),
+    ("POST", "/v1/keys/{key_id}/revoke", None, True),
+]
+UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+
+
+def route_template(path: str) -> str:
+    return (
+        path.replace("north", "{code}")
+        .replace("trust-a", "{code}")
+        .replace("/t1", "/{code}")
+        .replace("2026-11", "{key}")
+    )
+
+
+def test_the_route_table_covers_every_route_of_the_app() -> None:
+    paths = create_app().openapi()["paths"]
+    served = {(method.upper(), path) for path, item in paths.items() for method in item}
+    listed = {(method, route_template(path)) for method, path, _body, _admin in ROUTES}
+    assert served == listed | UNAUTHENTICATED
+
+
+def seed(client: TestClient, tenant: Tenant) -> None:
+    for path, body in [
+        ("/v1/places", {"code": "north", "name": "North"}),
+        ("/v1/organisations", {"code": "trust-a", "name": "Trust A", "kind": "nhs_trust"}),
+        ("/v1/teams", TEAM),
+        ("/v1/pulses", PULSE),
+    ]:
+        assert client.post(path, json=body, headers=tenant.admin).status_code == 201
+
+
+def snapshot(client: TestClient, tenant: Tenant) -> list[Any]:
+    """Everything system A's admin can read."""
+    paths = ["/v1/system", "/v1/places", "/v1/organisations", "/v1/teams", "/v1/pulses", "/v1/keys"]
+    return [client.get(p, headers=tenant.admin).json() for p in paths]
+
+
+def first_key_id(client: TestClient, tenant: Tenant) -> str:
+    key_id: str = client.get("/v1/keys", headers=tenant.admin).json()["data"][0]["id"]
+    return key_id
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin"), ROUTES)
+def test_every_route_needs_a_key(
+    client: TestClient, tenant: Tenant, method: str, path: str, body: Any, admin: bool
+) -> None:
+    seed(client, tenant)
+    path = path.format(key_id=first_key_id(client, tenant))
+    before = snapshot(client, tenant)
+    for headers in [{}, bearer("pulse_not-a-real-key"), {"Authorization": "Token abc"}]:
+        assert_problem(client.request(method, path, json=body, headers=headers), 401)
+    assert snapshot(client, tenant) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin"), ROUTES)
+@pytest.mark.parametrize("scope", [Scope.responses_write, Scope.insights_read, Scope.feeds_read])
+def test_every_admin_route_refuses_other_scopes_and_every_read_allows_them(
+    client: TestClient,
+    db: Session,
+    tenant: Tenant,
+    method: str,
+    path: str,
+    body: Any,
+    admin: bool,
+    scope: Scope,
+) -> None:
+    seed(client, tenant)
+    path = path.format(key_id=first_key_id(client, tenant))
+    before = snapshot(client, tenant)
+    key = make_key(db, tenant.system, scope)
+    response = client.request(method, path, json=body, headers=bearer(key))
+    if admin:
+        assert_problem(response, 403)
+        after = snapshot(client, tenant)
+        # Leave out the key this test made.
+        after[-1]["data"] = [k for k in after[-1]["data"] if not key.startswith(k["prefix"])]
+        assert after == before
+    else:
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin"), ROUTES)
+def test_another_systems_key_can_neither_see_nor_change_anything(
+    client: TestClient,
+    tenant: Tenant,
+    other: Tenant,
+    method: str,
+    path: str,
+    body: Any,
+    admin: bool,
+) -> None:
+    seed(client, tenant)
+    path = path.format(key_id=first_key_id(client, tenant))
+    before = snapshot(client, tenant)
+    response = client.request(method, path, json=body, headers=other.admin)
+    text = response.text
+    if path.count("/") >= 3:  # a record of system A, by code or id
+        assert_problem(response, 404)
+    elif method == "GET":
+        assert response.status_code == 200
+        for code in ["north", "trust-a", "t1", "2026-11", "north-ics"]:
+            assert f'"{code}"' not in text
+    elif path == "/v1/teams":  # B cannot attach a team to A's place
+        assert_problem(response, 422)
+    else:
+        assert response.status_code in (200, 201), text
+    assert snapshot(client, tenant) == before
+
+
+def test_basic_auth_with_the_key_as_password_is_accepted(
+    client: TestClient, tenant: Tenant
+) -> None:
+    key = tenant.admin["Authorization"].removeprefix("Bearer ")
+    response = client.get("/v1/system", auth=("powerbi", key))
+    assert response.status_code == 200
+    assert response.json()["slug"] == "north-ics"
+    assert client.get("/v1/system", auth=("", key)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic !!!", "Basic " + "dXNlcg==", "Basic " + "dXNlcjo=", "Bearer", "Bearer  ", "Digest x"],
+)
+def test_malformed_credentials_are_unauthenticated(
+    client: TestClient, tenant: Tenant, authorization: str
+) -> None:
+    assert_problem(client.get("/v1/system", headers={"Authorization": authorization}), 401)
+
+
+def test_wrong_password_with_basic_auth_is_unauthenticated(
+    client: TestClient, tenant: Tenant
+) -> None:
+    response = client.get("/v1/system", auth=("powerbi", "pulse_wrong"))
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")

@@ -1,0 +1,117 @@
+"""Test databases built by running the migrations; each test rolled back.
+
+Every test that takes ``db`` runs on SQLite, and again on PostgreSQL when
+PULSE_TEST_DATABASE_URL is set.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.api.deps import get_now
+from app.db import make_engine
+from app.main import create_app
+from app.migrate import upgrade
+from app.settings import Settings
+
+PG_URL = os.environ.get("PULSE_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the PostgreSQL test database, so the migrations start from nothing."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a freshly migrated database of each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pulse.db'}"
+    else:
+        assert PG_URL is not None
+        url = PG_URL
+        reset_postgres(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        yield conn
+        transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions whose commits become savepoints of the test's transaction."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for arranging and inspecting data."""
+    with session_factory() as session:
+        yield session
+
+
+class Clock:
+    """A clock the tests set; the app reads it through the ``get_now`` dependency."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, max_body_bytes=1_000_000)
+
+
+@pytest.fixture
+def client(
+    app_settings: Settings,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+) -> Iterator[TestClient]:
+    """An API client whose requests run inside the test's transaction."""
+    app = create_app(app_settings, engine=engine)
+    app.dependency_overrides[get_now] = clock
+    with TestClient(app, base_url="https://testserver") as test_client:
+        app.state.sessionmaker = session_factory
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
