@@ -79,8 +79,11 @@ class _DeclaredBearer(HTTPBearer):
         return None
 
 
-bearer_scheme = _DeclaredBearer(auto_error=False, description="`Authorization: Bearer <api key>`.")
+bearer_scheme = _DeclaredBearer(
+    scheme_name="bearer", auto_error=False, description="`Authorization: Bearer <api key>`."
+)
 basic_scheme = _DeclaredBasic(
+    scheme_name="basic",
     auto_error=False,
     description="For BI tools that cannot set a Bearer header: any user name, the key as password.",
 )

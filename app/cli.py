@@ -1,5 +1,6 @@
 """The `pulse` command line."""
 
+import gc
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -127,6 +128,69 @@ def keys_create(
         engine.dispose()
     err.print(f"API key for '{system}' ({', '.join(s.value for s in scope)}); it is shown once:")
     print(plaintext)
+
+
+@cli.command("import")
+def import_csv(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")
+    ],
+    system: Annotated[str, typer.Option(help="Slug of the system the responses belong to.")],
+) -> None:
+    """Import responses from a CSV file: every line is checked first, then all or none stored.
+
+    Columns: pulse, team, purpose, belief, support, new_ways_of_working,
+    partner_relationships, role, profession, organisation, submitted_at, external_id
+    (a blank score is a skipped dimension). Importing the same file twice adds nothing.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from app.services.imports import import_responses
+    from app.services.keys import get_system_by_slug
+
+    engine, factory = _database()
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    # The import keeps thousands of objects alive per chunk, none in reference cycles; the
+    # cyclic garbage collector would rescan them over and over (40% of the time, measured).
+    gc.disable()
+    try:
+        with factory() as session, progress, file.open("rb") as raw:
+            task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
+            found = get_system_by_slug(session, system)
+            report = import_responses(
+                session,
+                found.id,
+                raw,
+                datetime.now(UTC),
+                on_read=lambda n: progress.advance(task, n),
+            )
+            if report.error_count:
+                session.rollback()
+            else:
+                session.commit()
+    except ProblemError as exc:
+        _fail(exc.detail)
+    finally:
+        gc.enable()
+        engine.dispose()
+    if report.error_count:
+        for error in sorted(report.errors, key=lambda e: e.line):
+            err.print(f"{file.name}: {error}", markup=False, highlight=False)
+        more = report.error_count - len(report.errors)
+        if more:
+            err.print(f"... and {more} more.")
+        _fail(f"{report.error_count} problem(s) found; nothing was imported.")
+    err.print(
+        f"Imported {report.rows} rows: {report.created} responses stored, "
+        f"{report.already_stored} already stored."
+    )
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -107,7 +108,8 @@ def field_error(pointer: str, detail: str) -> dict[str, str]:
 
 
 def _pointer(loc: Sequence[str | int]) -> str:
-    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    """A JSON pointer (RFC 6901) from a Pydantic error location; '' is the whole document."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
 
 
 def problem_response(error: ProblemError) -> JSONResponse:
@@ -115,6 +117,11 @@ def problem_response(error: ProblemError) -> JSONResponse:
     return JSONResponse(
         error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
     )
+
+
+def validation_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """The ``errors`` entries of a Pydantic validation error, pointers under ``prefix``."""
+    return [field_error(prefix + _pointer(err["loc"]), err["msg"]) for err in exc.errors()]
 
 
 def from_validation_error(exc: RequestValidationError) -> ProblemError:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import keys, ops, organisations, places, pulses, system, teams
+from app.api import keys, ops, organisations, places, pulses, responses, system, teams
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     BadRequest,
@@ -23,6 +23,7 @@ from app.errors import (
     problem_response,
 )
 from app.migrate import head_revision
+from app.schemas.responses import ResponseBatch
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\
@@ -83,6 +84,9 @@ class RequestGuardMiddleware:
         return None
 
 
+BODIES_PARSED_BY_ROUTES = (ResponseBatch,)
+
+
 def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with every error response as ``application/problem+json``."""
     if app.openapi_schema:
@@ -107,8 +111,14 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
                 content = response.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     content["application/problem+json"] = content.pop("application/json")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
-        schema.get("components", {}).get("schemas", {}).pop(name, None)
+        components.pop(name, None)
+    # Bodies a route parses itself (to report every bad item at once) are declared here.
+    for model in BODIES_PARSED_BY_ROUTES:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components[model.__name__] = extra
     app.openapi_schema = schema
     return schema
 
@@ -135,6 +145,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
         openapi_tags=[
             {"name": "structure", "description": "Places, organisations, teams and pulses."},
+            {"name": "responses", "description": "Pulse responses from survey portals."},
             {"name": "keys", "description": "API keys of the system."},
             {"name": "operations", "description": "Probes and metrics."},
         ],
@@ -143,7 +154,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.key_secret = settings.key_secret
     app.state.head_revision = head_revision()
     install_error_handlers(app)
-    for module in (system, places, organisations, teams, pulses, keys, ops):
+    for module in (system, places, organisations, teams, pulses, responses, keys, ops):
         app.include_router(module.router)
     Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
         app, metric_namespace="pulse"

@@ -80,7 +80,10 @@ class Organisation(Base):
     """A partner organisation."""
 
     __tablename__ = "organisation"
-    __table_args__ = (UniqueConstraint("system_id", "code"), _one_of("kind", OrganisationKind))
+    __table_args__ = (
+        UniqueConstraint("system_id", "code"),
+        _one_of("kind", OrganisationKind),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
@@ -150,12 +153,21 @@ class ApiKey(Base):
 
 
 class Response(Base):
-    """One person's answers for one team in one pulse. Scores are write-only."""
+    """One person's answers for one team in one pulse. Scores are write-only.
+
+    The system, pulse, team and organisation ids carry no foreign-key constraints: on
+    PostgreSQL each constraint is a per-row trigger that locks the referenced row, and the
+    three or four of them cost more than the rest of an insert together (docs/BENCHMARKS.md).
+    The one write path (services/responses.py) resolves every code within the caller's
+    system in the same transaction, and places, organisations, teams and pulses are never
+    deleted, so no response can point at a missing or foreign record.
+    """
 
     __tablename__ = "response"
     __table_args__ = (
         UniqueConstraint("system_id", "external_id"),
         Index("ix_response_pulse_id_team_id", "pulse_id", "team_id"),
+        Index("ix_response_system_id_received_at_id", "system_id", "received_at", "id"),
         _one_of("role", Role, nullable=True),
         _one_of("profession", Profession, nullable=True),
         *(
@@ -166,11 +178,13 @@ class Response(Base):
         ),
     )
 
+    # On PostgreSQL the column also has the server default gen_random_uuid() (migration
+    # 0002), for rows written in bulk by COPY.
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
-    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
-    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    system_id: Mapped[int] = mapped_column(Integer)
+    pulse_id: Mapped[int] = mapped_column(Integer)
+    team_id: Mapped[int] = mapped_column(Integer)
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str | None] = mapped_column(String(32))
     profession: Mapped[str | None] = mapped_column(String(32))
     purpose: Mapped[int | None] = mapped_column(SmallInteger)
@@ -183,3 +197,19 @@ class Response(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     # SHA-256 of the response's content, to tell a safe re-post from a conflicting one.
     fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a batch sent with an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("system_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the request body, to tell a replay from a different request under the key.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

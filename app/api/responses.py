@@ -1,0 +1,178 @@
+"""Responses: posted by portals, singly or in batches; read back as metadata only."""
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import (
+    DEFAULT_LIMIT,
+    AdminDep,
+    Cursor,
+    Limit,
+    NowDep,
+    SessionDep,
+    page,
+    problems,
+    scoped,
+)
+from app.auth import Caller
+from app.errors import BadRequest
+from app.schemas.common import Page
+from app.schemas.responses import BatchResult, ResponseCreate, ResponseRead, parse_batch
+from app.services import idempotency
+from app.services import responses as service
+from app.services.responses import Problem
+from app.vocab import Scope
+
+router = APIRouter(prefix="/v1/responses", tags=["responses"])
+
+WriterDep = Annotated[Caller, Depends(scoped(Scope.responses_write))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=257,
+        description="A unique key per batch (e.g. a UUID); a retry with the same key and body "
+        "gets the first answer. Kept for 24 hours.",
+    ),
+]
+
+
+def _item_pointer(problem: Problem) -> str:
+    return f"/{problem.field}" if problem.field else ""
+
+
+def _batch_pointer(problem: Problem) -> str:
+    return f"/responses/{problem.index}" + (f"/{problem.field}" if problem.field else "")
+
+
+@router.post(
+    "",
+    response_model=ResponseRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": ResponseRead, "description": "Already stored under this external_id."},
+        **problems(400, 401, 403, 409, 413, 422),
+    },
+)
+def create_response(
+    body: ResponseCreate, caller: WriterDep, session: SessionDep, now: NowDep
+) -> Any:
+    """Store one response. Posting the same response again (same `external_id`) is safe."""
+    stored = service.ingest(
+        session, caller.system_id, [(0, body)], now, caller.has(Scope.admin), _item_pointer
+    )
+    if stored.ids:
+        return service.receipt(session, caller.system_id, stored.ids[0])
+    assert body.external_id is not None
+    again = service.receipt_by_external_id(session, caller.system_id, body.external_id)
+    return JSONResponse(ResponseRead.model_validate(again).model_dump(mode="json"), status_code=200)
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON; 400 when it is not JSON."""
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseBatch"}}},
+    }
+}
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": BatchResult, "description": "Every response was already stored."},
+        **problems(400, 401, 403, 409, 413, 422),
+    },
+    openapi_extra=BATCH_BODY,
+)
+def create_batch(
+    body: Annotated[Any, Depends(json_body)],
+    caller: WriterDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Store up to 5,000 responses, all or none; a 422 points at every bad item."""
+    key = _parse_idempotency_key(idempotency_key)
+    fingerprint = idempotency.body_fingerprint(body)
+    if key is not None:
+        replay = idempotency.claim(session, caller.system_id, key, fingerprint, now)
+        if replay is not None:
+            return JSONResponse(replay.body, status_code=replay.status_code)
+    items, invalid = parse_batch(body)
+    stored = service.ingest(
+        session,
+        caller.system_id,
+        items,
+        now,
+        caller.has(Scope.admin),
+        _batch_pointer,
+        invalid=invalid,
+    )
+    result = {"created": stored.created, "already_stored": stored.already_stored}
+    code = status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
+    if key is not None:
+        idempotency.remember(session, caller.system_id, key, fingerprint, code, result, now)
+    return JSONResponse(result, status_code=code)
+
+
+def _parse_idempotency_key(raw: str | None) -> str | None:
+    """The key, from a Structured Field string (`"..."`) or a bare token."""
+    if raw is None:
+        return None
+    key = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    if not key or len(key) > 255 or not all(0x20 < ord(c) < 0x7F and c not in '"\\' for c in key):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            errors=[{"parameter": "Idempotency-Key", "detail": "not a valid key"}],
+        )
+    return key
+
+
+@router.get("", response_model=Page[ResponseRead], responses=problems(400, 401, 403))
+def list_responses(
+    request: Request,
+    caller: WriterDep,
+    session: SessionDep,
+    pulse: Annotated[str | None, Query(max_length=64, description="Only this pulse.")] = None,
+    team: Annotated[str | None, Query(max_length=64, description="Only this team.")] = None,
+    external_id: Annotated[
+        str | None, Query(max_length=128, description="Only this external_id.")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """What has been stored, in arrival order, to reconcile with what was sent. No scores."""
+    chunk, items = service.list_responses(
+        session, caller.system_id, pulse, team, external_id, cursor, limit
+    )
+    return page(request, chunk, items)
+
+
+@router.delete(
+    "/{response_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(401, 403, 404),
+)
+def erase_response(response_id: str, caller: AdminDep, session: SessionDep) -> Response:
+    """Erase one response for good."""
+    try:
+        parsed: uuid.UUID | None = uuid.UUID(response_id)
+    except ValueError:
+        parsed = None
+    service.erase(session, caller.system_id, parsed)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
