@@ -1,0 +1,103 @@
+"""The cells (aggregates) of a pulse and dimension, and the profiles they are summed from.
+
+A profile is the respondents of one team who share the same attributes; the database
+groups by team and attributes, and every cell is a sum of profiles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from app.analysis.stats import Moments
+from app.vocab import Role
+
+SEGMENT_TYPES: Final = ("role_group", "profession", "organisation_kind")
+TEAM: Final = "team"
+PLACE: Final = "place"
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """One aggregate: a team or place, whole (segment_type None) or one segment of it."""
+
+    scope: str
+    subject: str
+    segment_type: str | None = None
+    segment: str | None = None
+
+    def __lt__(self, other: CellKey) -> bool:
+        return _sortable(self) < _sortable(other)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Respondents of one team sharing the same attributes; None means not given."""
+
+    team: str
+    role_group: str | None = None
+    profession: str | None = None
+    organisation_kind: str | None = None
+
+    def segment(self, segment_type: str) -> str | None:
+        """This profile's segment of the given type."""
+        value: str | None = getattr(self, segment_type)
+        return value
+
+    def __lt__(self, other: Profile) -> bool:
+        return _sortable(self) < _sortable(other)
+
+
+def _sortable(item: CellKey | Profile) -> tuple[str, ...]:
+    # None (the whole group, or an attribute not given) sorts first.
+    return tuple("" if value is None else value for value in vars(item).values())
+
+
+def role_group(role: str | None) -> str | None:
+    """The role group of a role: ``frontline``, ``leaders``, or None when not given."""
+    if role is None:
+        return None
+    return "frontline" if role == Role.frontline else "leaders"
+
+
+def cells_of(profile: Profile, place: str) -> Iterator[CellKey]:
+    """The cells that a profile's respondents count in."""
+    yield CellKey(TEAM, profile.team)
+    yield CellKey(PLACE, place)
+    for segment_type in SEGMENT_TYPES:
+        segment = profile.segment(segment_type)
+        if segment is not None:
+            yield CellKey(TEAM, profile.team, segment_type, segment)
+            yield CellKey(PLACE, place, segment_type, segment)
+
+
+def place_of(profile: Profile, team_place: Mapping[str, str]) -> str:
+    """The place of a profile's team."""
+    try:
+        return team_place[profile.team]
+    except KeyError:
+        raise ValueError(f"team {profile.team!r} has no place") from None
+
+
+def cell_counts(counts: Mapping[Profile, int], team_place: Mapping[str, str]) -> dict[CellKey, int]:
+    """The number of respondents in every non-empty cell."""
+    cells: dict[CellKey, int] = defaultdict(int)
+    for profile, count in counts.items():
+        if count > 0:
+            for cell in cells_of(profile, place_of(profile, team_place)):
+                cells[cell] += count
+    return dict(cells)
+
+
+def cell_moments(
+    moments: Mapping[Profile, Moments], team_place: Mapping[str, str]
+) -> dict[CellKey, Moments]:
+    """The moments of every non-empty cell."""
+    cells: dict[CellKey, Moments] = defaultdict(Moments)
+    for profile, value in moments.items():
+        if value.n > 0:
+            for cell in cells_of(profile, place_of(profile, team_place)):
+                cells[cell] += value
+    return dict(cells)

@@ -1,0 +1,162 @@
+"""Warning signs for one pulse: a pure function of structure, responses and rulebook.
+
+Rules read published aggregates only (``publishable`` decides, pulse by pulse and
+dimension by dimension), so every number a flag cites is a published aggregate or a sum
+or difference of them, which the disclosure audit keeps at 0 or at least k people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.analysis import rules
+from app.analysis.comparisons import decide
+from app.analysis.disclosure import PLACE, TEAM, CellKey, cell_moments, publishable
+from app.analysis.findings import Finding, Subject
+from app.analysis.rulebook import RULES, Rulebook
+from app.analysis.snapshot import Flag, Snapshot, Team, flag_id
+from app.analysis.stats import Moments
+from app.vocab import DIMENSIONS
+
+
+def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
+    """Every warning sign of the snapshot's pulse, in a stable order."""
+    if snapshot.k < 1:
+        raise ValueError("k must be at least 1")
+    cells = _Published(snapshot)
+    flags: list[Flag] = []
+    for place in sorted({team.place for team in snapshot.teams}):
+        teams = sorted(
+            (t for t in snapshot.teams if t.place == place and _exists(t, snapshot)),
+            key=lambda t: t.code,
+        )
+        team_flags: list[Flag] = []
+        for team in teams:
+            subject = Subject(TEAM, team.code, place, team.formed_on)
+            findings = decide(cells, snapshot, subject, rulebook)
+            findings += _participation(snapshot, cells, team, rulebook)
+            team_flags += _flags(snapshot, subject, findings)
+        subject = Subject(PLACE, place, place)
+        findings = decide(cells, snapshot, subject, rulebook)
+        findings += _spreading(snapshot, cells, teams, team_flags, rulebook)
+        flags += team_flags + _flags(snapshot, subject, findings)
+    order = {rule: i for i, rule in enumerate(RULES)}
+    return sorted(
+        flags,
+        key=lambda f: (
+            f.place,
+            f.scope != TEAM,
+            f.team or "",
+            order[f.rule],
+            -1 if f.dimension is None else DIMENSIONS.index(f.dimension),
+        ),
+    )
+
+
+class _Published:
+    """The published cells of each pulse and dimension, computed once each."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.team_place = {team.code: team.place for team in snapshot.teams}
+        self.cache: dict[tuple[str, str], dict[CellKey, Moments]] = {}
+
+    def __call__(self, pulse: str, dimension: str) -> dict[CellKey, Moments]:
+        key = (pulse, dimension)
+        if key not in self.cache:
+            moments = self.snapshot.scores.get(key, {})
+            counts = {profile: m.n for profile, m in moments.items()}
+            shown = publishable(counts, self.team_place, self.snapshot.k)
+            every = cell_moments(moments, self.team_place)
+            self.cache[key] = {cell: every[cell] for cell in shown}
+        return self.cache[key]
+
+    def reportable(self, pulse: str, team: str) -> bool:
+        """Whether a team's own aggregate was published on some dimension of a pulse."""
+        return any(CellKey(TEAM, team) in self(pulse, d) for d in DIMENSIONS)
+
+
+def _exists(team: Team, snapshot: Snapshot) -> bool:
+    return team.formed_on is None or team.formed_on <= snapshot.pulse.closes_on
+
+
+def _flags(snapshot: Snapshot, subject: Subject, findings: list[Finding]) -> list[Flag]:
+    pulse = snapshot.pulse.key
+    return [
+        Flag(
+            id=flag_id(snapshot.system, pulse, subject.scope, subject.code, f.rule, f.dimension),
+            rule=f.rule,
+            severity=f.severity,
+            scope=subject.scope,
+            pulse=pulse,
+            place=subject.place,
+            team=subject.code if subject.scope == TEAM else None,
+            dimension=f.dimension,
+            message=f.message,
+            evidence=f.evidence,
+        )
+        for f in findings
+    ]
+
+
+def _participation(
+    snapshot: Snapshot, cells: _Published, team: Team, rulebook: Rulebook
+) -> list[Finding]:
+    """The rules about who responded: low_participation, insufficient_responses, gone_quiet."""
+    responses = snapshot.responses.get((snapshot.pulse.key, team.code), 0)
+    found: list[Finding] = []
+    low = rulebook.low_participation
+    severity = rules.low_participation(
+        responses, team.headcount, amber_ratio=low.amber_ratio, red_ratio=low.red_ratio
+    )
+    if low.enabled and severity is not None:
+        message = f"{responses} responses from a headcount of {team.headcount}"
+        evidence: dict[str, Any] = {"responses": responses, "headcount": team.headcount}
+        found.append(Finding("low_participation", None, severity, message, evidence))
+    severity = rules.insufficient_responses(responses, snapshot.k)
+    if rulebook.insufficient_responses.enabled and severity is not None:
+        message = f"{responses} responses, fewer than {snapshot.k}: nothing can be reported"
+        evidence = {"responses": responses, "min_group_size": snapshot.k}
+        found.append(Finding("insufficient_responses", None, severity, message, evidence))
+    previous = snapshot.earlier[-1].key if snapshot.earlier else None
+    if rulebook.gone_quiet.enabled and previous is not None:
+        severity = rules.gone_quiet(cells.reportable(previous, team.code), responses)
+        if severity is not None:
+            message = f"No responses in {snapshot.pulse.key}, after a reportable {previous}"
+            evidence = {"responses": responses, "previous_pulse": previous}
+            found.append(Finding("gone_quiet", None, severity, message, evidence))
+    return found
+
+
+def _spreading(
+    snapshot: Snapshot,
+    cells: _Published,
+    teams: list[Team],
+    team_flags: list[Flag],
+    rulebook: Rulebook,
+) -> list[Finding]:
+    """The share of a place's reportable teams carrying an amber or red flag."""
+    settings = rulebook.spreading
+    if not settings.enabled:
+        return []
+    reportable = {t.code for t in teams if cells.reportable(snapshot.pulse.key, t.code)}
+    flagged = {f.team for f in team_flags if f.severity != "info" and f.team in reportable}
+    severity = rules.spreading(
+        len(flagged),
+        len(reportable),
+        amber_share=settings.amber_share,
+        red_share=settings.red_share,
+    )
+    if severity is None:
+        return []
+    share = len(flagged) / len(reportable)
+    message = (
+        f"{len(flagged)} of {len(reportable)} reportable teams ({share:.0%}) "
+        "carry an amber or red warning sign"
+    )
+    evidence = {
+        "flagged_teams": len(flagged),
+        "reportable_teams": len(reportable),
+        "share": round(share, 4),
+    }
+    return [Finding("spreading", None, severity, message, evidence)]

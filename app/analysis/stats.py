@@ -1,0 +1,119 @@
+"""Sufficient statistics (n, sum, sum of squares) and the tests built on them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scipy import special, stats
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Count, sum and sum of squares of scores on the 1-5 scale."""
+
+    n: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Moments:
+        """The moments of some scores."""
+        n, total, total_sq = 0, 0.0, 0.0
+        for value in values:
+            n += 1
+            total += value
+            total_sq += value * value
+        return cls(n, total, total_sq)
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(self.n + other.n, self.total + other.total, self.total_sq + other.total_sq)
+
+    def __sub__(self, other: Moments) -> Moments:
+        return Moments(self.n - other.n, self.total - other.total, self.total_sq - other.total_sq)
+
+    @property
+    def mean(self) -> float | None:
+        """The mean, or None when empty."""
+        return self.total / self.n if self.n > 0 else None
+
+    @property
+    def variance(self) -> float | None:
+        """The sample variance (ddof=1), or None below two scores."""
+        if self.n < 2:
+            return None
+        # Sums of floats can cancel to a hair below zero when every score is the same.
+        return max(0.0, (self.total_sq - self.total * self.total / self.n) / (self.n - 1))
+
+    @property
+    def sd(self) -> float | None:
+        """The sample standard deviation (ddof=1), or None below two scores."""
+        variance = self.variance
+        return math.sqrt(variance) if variance is not None else None
+
+    def ci95(self) -> tuple[float, float] | None:
+        """The t-based 95% confidence interval of the mean, or None below two scores."""
+        if self.n < 2 or self.variance is None:
+            return None
+        mean = self.total / self.n
+        half = float(special.stdtrit(self.n - 1, 0.975)) * math.sqrt(self.variance / self.n)
+        return (mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class WelchResult:
+    """Welch's unequal-variance t-test: statistic, degrees of freedom, two-sided p."""
+
+    t: float
+    df: float
+    p: float
+
+
+NO_EVIDENCE = WelchResult(t=0.0, df=0.0, p=1.0)
+
+
+def welch(a: Moments, b: Moments) -> WelchResult:
+    """Welch's two-sided t-test of mean(a) against mean(b); p=1 when it cannot be computed."""
+    if a.variance is None or b.variance is None or a.mean is None or b.mean is None:
+        return NO_EVIDENCE
+    diff = a.mean - b.mean
+    se_a, se_b = a.variance / a.n, b.variance / b.n
+    se2 = se_a + se_b
+    if se2 <= 0.0:
+        # Both groups gave one identical score each: no spread to test against. Equal means
+        # are no evidence; different ones are as certain as the data can make them.
+        df = float(a.n + b.n - 2)
+        if math.isclose(a.mean, b.mean, abs_tol=1e-12):
+            return WelchResult(t=0.0, df=df, p=1.0)
+        return WelchResult(t=math.copysign(math.inf, diff), df=df, p=0.0)
+    t = diff / math.sqrt(se2)
+    df = se2 * se2 / (se_a * se_a / (a.n - 1) + se_b * se_b / (b.n - 1))
+    p = 2.0 * float(special.stdtr(df, -abs(t)))
+    return WelchResult(t=t, df=df, p=min(1.0, p))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given."""
+    # Not in scipy; statsmodels has it, but is a heavy dependency for these few lines.
+    m = len(pvalues)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * pvalues[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), in the order given."""
+    if not pvalues:
+        return []
+    return [float(p) for p in stats.false_discovery_control(list(pvalues), method="bh")]
+
+
+def adjust(pvalues: Sequence[float], at_least: int = 1) -> list[float]:
+    """Holm-adjusted p-values over a family of at least ``at_least`` comparisons."""
+    # Pad with p=1 so a family is never treated as smaller than the floor.
+    padding = max(0, at_least - len(pvalues))
+    return holm([*pvalues, *([1.0] * padding)])[: len(pvalues)]
