@@ -147,6 +147,7 @@ def import_csv(
 
     from app.services.imports import import_responses
     from app.services.keys import get_system_by_slug
+    from app.services.revisions import revise
 
     engine, factory = _database()
     progress = Progress(
@@ -174,6 +175,8 @@ def import_csv(
             if report.error_count:
                 session.rollback()
             else:
+                if report.created:
+                    revise(session, found.id)  # the import may fill closed pulses
                 session.commit()
     except ProblemError as exc:
         _fail(exc.detail)
@@ -190,6 +193,50 @@ def import_csv(
     err.print(
         f"Imported {report.rows} rows: {report.created} responses stored, "
         f"{report.already_stored} already stored."
+    )
+
+
+@cli.command()
+def demo(
+    slug: Annotated[str, typer.Option(help="Slug of the demo system.")] = "demo",
+    seed: Annotated[int, typer.Option(help="Seed of the made-up answers.")] = 7,
+) -> None:
+    """Create a realistic demo system and print an admin key and commands to try."""
+    from app.auth import key_secret
+    from app.services.demo import build_demo
+    from app.services.keys import create_key
+
+    engine, factory = _database()
+    now = datetime.now(UTC)
+    try:
+        with factory.begin() as session:
+            system = build_demo(session, slug, now, seed)
+            _row, plaintext = create_key(
+                session,
+                system.id,
+                key_secret(session, Settings()),
+                [Scope.admin],
+                now,
+                name="demo admin",
+            )
+    except ProblemError as exc:
+        _fail(exc.detail)
+    finally:
+        engine.dispose()
+    err.print(f"Demo system '{slug}' created. Its admin key, shown once:")
+    print(plaintext)
+    err.print(
+        "\nWith the service running (`pulse serve`), try:\n"
+        f"  KEY={plaintext}\n"
+        '  curl -s -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/v1/warning-signs\n'
+        '  curl -s -H "Authorization: Bearer $KEY" '
+        "http://127.0.0.1:8000/v1/teams/riverside-nt2/scores\n"
+        '  curl -s -H "Authorization: Bearer $KEY" '
+        "'http://127.0.0.1:8000/v1/warning-signs?place=hillcrest&severity=red'\n"
+        '  curl -s -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/v1/rules\n',
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

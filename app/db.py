@@ -96,7 +96,7 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed on success, rolled back on any error."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and not getattr(request.state, "writes", False):
             session.connection(execution_options={READ_ONLY: True})
         try:
             yield session

@@ -12,7 +12,18 @@ from sqlalchemy import Engine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import keys, ops, organisations, places, pulses, responses, system, teams
+from app.api import (
+    feeds,
+    insights,
+    keys,
+    ops,
+    organisations,
+    places,
+    pulses,
+    responses,
+    system,
+    teams,
+)
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     BadRequest,
@@ -146,6 +157,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_tags=[
             {"name": "structure", "description": "Places, organisations, teams and pulses."},
             {"name": "responses", "description": "Pulse responses from survey portals."},
+            {"name": "insights", "description": "Scores and warning signs; the rulebook."},
+            {"name": "feeds", "description": "Flat, incremental feeds for BI tools."},
             {"name": "keys", "description": "API keys of the system."},
             {"name": "operations", "description": "Probes and metrics."},
         ],
@@ -154,8 +167,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.key_secret = settings.key_secret
     app.state.head_revision = head_revision()
     install_error_handlers(app)
-    for module in (system, places, organisations, teams, pulses, responses, keys, ops):
-        app.include_router(module.router)
+    for router in (
+        system.router,
+        places.router,
+        organisations.router,
+        teams.router,
+        pulses.router,
+        responses.router,
+        insights.computed,
+        insights.router,
+        feeds.router,
+        keys.router,
+        ops.router,
+    ):
+        app.include_router(router)
     Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
         app, metric_namespace="pulse"
     ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["operations"])

@@ -6,13 +6,16 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -58,6 +61,9 @@ class System(Base):
     name: Mapped[str] = mapped_column(String(200))
     min_group_size: Mapped[int] = mapped_column(SmallInteger, default=5)
     adoption_months: Mapped[int] = mapped_column(SmallInteger, default=12)
+    # Bumped by every change that can alter a closed pulse's results (structure, rules,
+    # late uploads, erasure), so a read can tell cheaply whether they are current.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -213,3 +219,79 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(SmallInteger)
     body: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RuleSet(Base):
+    """A system's rulebook: the thresholds it overrides, and its version."""
+
+    __tablename__ = "rule_set"
+
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Publication(Base):
+    """What was computed for a closed pulse, and from which inputs (a digest of them)."""
+
+    __tablename__ = "publication"
+    __table_args__ = (UniqueConstraint("system_id", "pulse_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    inputs: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScoreCell(Base):
+    """One published or suppressed aggregate of a closed pulse (DESIGN sections 3 and 5)."""
+
+    __tablename__ = "score_cell"
+    __table_args__ = (
+        Index("ix_score_cell_pulse_id_scope_place_team", "pulse_id", "scope", "place", "team"),
+        Index("ix_score_cell_system_id_updated_at_id", "system_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    scope: Mapped[str] = mapped_column(String(8))
+    place: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(32))
+    segment_type: Mapped[str | None] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    n: Mapped[int | None] = mapped_column(Integer)
+    mean: Mapped[float | None] = mapped_column(Float)
+    sd: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    suppressed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WarningSign(Base):
+    """A warning sign of a closed pulse; its id is stable across recomputations."""
+
+    __tablename__ = "warning_sign"
+    __table_args__ = (
+        Index("ix_warning_sign_pulse_id_place_team", "pulse_id", "place", "team"),
+        Index("ix_warning_sign_system_id_updated_at_id", "system_id", "updated_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    scope: Mapped[str] = mapped_column(String(8))
+    place: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    dimension: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, object]] = mapped_column(JSON)
+    rules_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

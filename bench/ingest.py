@@ -10,6 +10,7 @@ Prints rows per second for each, and the API's ratio to the bare driver (target 
 import argparse
 import csv
 import json
+import os
 import random
 import subprocess
 import sys
@@ -167,7 +168,9 @@ def main() -> None:
     args = parser.parse_args()
     api_rows = responses(args.rows, "bench-open", seed=1)
     import_rows = responses(args.rows * 2, "bench-open", seed=2)
-    with scratch_database("pulse_bench_ingest") as url, tempfile.TemporaryDirectory() as folder:
+    # A database of this run's own, so that two runs at once do not drop each other's.
+    scratch = f"pulse_bench_ingest_{os.getpid()}"
+    with scratch_database(scratch) as url, tempfile.TemporaryDirectory() as folder:
         key = make_structure(url, TEAMS, 20, [open_pulse()])
         driver = bench_driver(url, api_rows)
         api = bench_api(url, key, api_rows)

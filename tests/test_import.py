@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.models import Organisation, Place, Pulse, Response, System, Team
+from app.services import imports
 from app.services.imports import import_responses
 from tests.builders import make_system
 
@@ -136,6 +137,42 @@ def test_a_line_clashing_with_a_stored_external_id_is_named(db: Session) -> None
     run(db, system, HEADER + GOOD[0])
     report = run(db, system, HEADER + GOOD[1] + GOOD[0].replace(",4,3.5,", ",1,3.5,"))
     assert [(e.line, e.column) for e in report.errors] == [(3, "external_id")]
+
+
+def test_lines_are_checked_and_named_across_chunks(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "CHECKED", 2)
+    monkeypatch.setattr(imports, "WRITTEN", 4)
+    system = structure(db)
+    lines = [
+        *GOOD,
+        "2026-10,t1,3,3,3,3,3,,,,,,extra\n",
+        GOOD[0],
+        GOOD[0].replace(",4,3.5,", ",1,3.5,"),
+        "2026-10,t9,3,3,3,3,3,,,,,\n",
+        "2026-10,t1,3,3,3,3,7,,,,,\n",
+    ]
+    report = run(db, system, HEADER + "".join(lines))
+    assert sorted((e.line, e.column) for e in report.errors) == [
+        (6, ""),
+        (8, "external_id"),
+        (9, "team"),
+        (10, "partner_relationships"),
+    ]
+    assert (report.rows, report.error_count) == (9, 4)
+
+
+def test_a_file_overlapping_one_imported_before_stores_only_the_new_lines(db: Session) -> None:
+    system = structure(db)
+    lines = [f"2026-10,t1,3,3,3,3,3,,,,,id-{i}\n" for i in range(120)]
+    run(db, system, HEADER + "".join(lines[:60]))
+    report = run(db, system, HEADER + "".join(lines))
+    assert (report.created, report.already_stored, report.error_count) == (60, 60, 0)
+    clash = lines[119].replace(",3,3,3,3,3,", ",4,3,3,3,3,")
+    report = run(db, system, HEADER + "".join(lines[:119]) + clash)
+    assert [(e.line, e.column) for e in report.errors] == [(121, "external_id")]
+    assert stored(db) == 120
 
 
 def test_the_command_imports_and_reports(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Warning signs for one pulse: a pure function of structure, responses and rulebook.
 
-Rules read published aggregates only (``publishable`` decides, pulse by pulse and
-dimension by dimension), so every number a flag cites is a published aggregate or a sum
-or difference of them, which the disclosure audit keeps at 0 or at least k people.
+Rules read published aggregates only (``published`` decides by the rules of
+``disclosure``, place by place, pulse by pulse and dimension by dimension), so every number
+a flag cites is a published aggregate or a sum or difference of them, which the disclosure
+audit keeps at 0 or at least k people.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.analysis import rules
+from app.analysis.cells import PLACE, TEAM
 from app.analysis.comparisons import decide
-from app.analysis.disclosure import PLACE, TEAM, CellKey, cell_moments, publishable
 from app.analysis.findings import Finding, Subject
+from app.analysis.published import PlaceView, Published
 from app.analysis.rulebook import RULES, Rulebook
 from app.analysis.snapshot import Flag, Snapshot, Team, flag_id
-from app.analysis.stats import Moments
 from app.vocab import DIMENSIONS
 
 
@@ -23,9 +24,10 @@ def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
     """Every warning sign of the snapshot's pulse, in a stable order."""
     if snapshot.k < 1:
         raise ValueError("k must be at least 1")
-    cells = _Published(snapshot)
+    published = Published(snapshot)
     flags: list[Flag] = []
     for place in sorted({team.place for team in snapshot.teams}):
+        cells = PlaceView(published, place)
         teams = sorted(
             (t for t in snapshot.teams if t.place == place and _exists(t, snapshot)),
             key=lambda t: t.code,
@@ -53,29 +55,6 @@ def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
     )
 
 
-class _Published:
-    """The published cells of each pulse and dimension, computed once each."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-        self.team_place = {team.code: team.place for team in snapshot.teams}
-        self.cache: dict[tuple[str, str], dict[CellKey, Moments]] = {}
-
-    def __call__(self, pulse: str, dimension: str) -> dict[CellKey, Moments]:
-        key = (pulse, dimension)
-        if key not in self.cache:
-            moments = self.snapshot.scores.get(key, {})
-            counts = {profile: m.n for profile, m in moments.items()}
-            shown = publishable(counts, self.team_place, self.snapshot.k)
-            every = cell_moments(moments, self.team_place)
-            self.cache[key] = {cell: every[cell] for cell in shown}
-        return self.cache[key]
-
-    def reportable(self, pulse: str, team: str) -> bool:
-        """Whether a team's own aggregate was published on some dimension of a pulse."""
-        return any(CellKey(TEAM, team) in self(pulse, d) for d in DIMENSIONS)
-
-
 def _exists(team: Team, snapshot: Snapshot) -> bool:
     return team.formed_on is None or team.formed_on <= snapshot.pulse.closes_on
 
@@ -100,7 +79,7 @@ def _flags(snapshot: Snapshot, subject: Subject, findings: list[Finding]) -> lis
 
 
 def _participation(
-    snapshot: Snapshot, cells: _Published, team: Team, rulebook: Rulebook
+    snapshot: Snapshot, cells: PlaceView, team: Team, rulebook: Rulebook
 ) -> list[Finding]:
     """The rules about who responded: low_participation, insufficient_responses, gone_quiet."""
     responses = snapshot.responses.get((snapshot.pulse.key, team.code), 0)
@@ -130,7 +109,7 @@ def _participation(
 
 def _spreading(
     snapshot: Snapshot,
-    cells: _Published,
+    cells: PlaceView,
     teams: list[Team],
     team_flags: list[Flag],
     rulebook: Rulebook,

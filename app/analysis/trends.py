@@ -24,10 +24,11 @@ def falling(
     if not settings.enabled:
         return []
     # Pool only published pulses: pooling a suppressed one would let it be derived.
+    cell = subject.cell()
     pooled = [
-        (pulse.key, cells(pulse.key, dimension)[subject.cell()])
+        (pulse.key, cells(pulse.key, dimension)[cell])
         for pulse in reversed(snapshot.earlier)
-        if subject.cell() in cells(pulse.key, dimension)
+        if cell in cells(pulse.key, dimension)
     ][: rulebook.baseline_pulses][::-1]
     if not pooled:
         return []

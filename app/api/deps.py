@@ -14,6 +14,12 @@ from app.services.pagination import Slice
 from app.settings import Settings
 from app.vocab import Scope
 
+
+def writes_on_read(request: Request) -> None:
+    """Mark a GET that may write (computing and keeping results) before its session opens."""
+    request.state.writes = True
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

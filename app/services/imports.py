@@ -3,14 +3,16 @@
 import csv
 import hashlib
 import io
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from queue import Queue
 from typing import IO, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from app.schemas.responses import ResponseCreate
@@ -36,8 +38,12 @@ COLUMNS = (
 )
 REQUIRED = ("pulse", "team")
 OPTIONAL = ("role", "profession", "organisation", "submitted_at", "external_id")
-CHUNK = 5000
+# Lines checked at a time: few enough for their objects to stay in the CPU's cache.
+CHECKED = 250
+# Rows written at a time: enough for the database's round trips to cost little.
+WRITTEN = 5000
 MAX_REPORTED = 50
+ITEMS = TypeAdapter(list[ResponseCreate])
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +139,16 @@ def _chunks(
     scored = [(d, where[d]) for d in DIMENSIONS if d in where]
     optional = [(name, where[name]) for name in OPTIONAL if name in where]
     pulse_at, team_at = where["pulse"], where["team"]
-    chunk: list[tuple[int, ResponseCreate]] = []
+    lines: list[int] = []
+    items: list[dict[str, Any]] = []
+    errors: list[LineError] = []
     for cells in reader:
+        if len(items) + len(errors) >= CHECKED:
+            yield _validated(lines, items, errors, report)
+            lines, items, errors = [], [], []
         line = reader.line_num
-        report.rows += 1
         if len(cells) != len(header):
-            report.add(LineError(line, "", f"{len(cells)} cells for {len(header)} columns"))
+            errors.append(LineError(line, "", f"{len(cells)} cells for {len(header)} columns"))
             continue
         scores: dict[str, Any] = {}
         for dimension, at in scored:
@@ -161,16 +171,34 @@ def _chunks(
         # same file again stores nothing twice.
         if "external_id" not in item:
             item["external_id"] = f"csv:{digest[:24]}:{line}"
-        try:
-            chunk.append((line, ResponseCreate.model_validate(item)))
-        except ValidationError as exc:
-            for err in exc.errors():
-                report.add(LineError(line, _column(err["loc"]), err["msg"]))
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        lines.append(line)
+        items.append(item)
+    if items or errors:
+        yield _validated(lines, items, errors, report)
+
+
+def _validated(
+    lines: list[int], items: list[dict[str, Any]], errors: list[LineError], report: ImportReport
+) -> list[tuple[int, ResponseCreate]]:
+    """The items that pass validation, with their line numbers; the others go into the report.
+
+    ``errors`` holds the problems already found in the same stretch of lines.
+    """
+    report.rows += len(items) + len(errors)
+    try:
+        # One call for the whole chunk costs less than one call per item.
+        valid = list(zip(lines, ITEMS.validate_python(items), strict=True))
+    except ValidationError:
+        # Validated again one by one, to keep the good items and name every bad one.
+        valid = []
+        for line, item in zip(lines, items, strict=True):
+            try:
+                valid.append((line, ResponseCreate.model_validate(item)))
+            except ValidationError as exc:
+                errors.extend(LineError(line, _column(e["loc"]), e["msg"]) for e in exc.errors())
+    for error in sorted(errors, key=lambda e: e.line):
+        report.add(error)
+    return valid
 
 
 def import_responses(
@@ -188,8 +216,11 @@ def import_responses(
     """
     report = ImportReport()
     digest = file_digest(raw)
+    # Large reads: the progress bar is told once a megabyte, not once every 8 kB.
     text = io.TextIOWrapper(
-        io.BufferedReader(CountingReader(raw, on_read)), encoding="utf-8-sig", newline=""
+        io.BufferedReader(CountingReader(raw, on_read), buffer_size=1 << 20),
+        encoding="utf-8-sig",
+        newline="",
     )
     refs = References(session, system_id)
     refs.load_all()  # the checking thread must not use the session the writes use
@@ -198,31 +229,62 @@ def import_responses(
 
     def check() -> None:
         try:
-            for chunk in _chunks(text, report, digest):
+            for batch in _batches(_chunks(text, report, digest), refs, now):
                 if stop.is_set():
                     return
-                ready.put(prepare(refs, chunk, now, may_backfill=True))
+                ready.put(batch)
         except BaseException as exc:  # handed to the writing thread, which raises it
             ready.put(exc)
         finally:
             ready.put(None)
 
     checker = threading.Thread(target=check, name="import-check", daemon=True)
-    checker.start()
-    try:
-        while (prepared := ready.get()) is not None:
-            if isinstance(prepared, BaseException):
-                raise prepared
-            _write(session, refs.system_id, prepared, report)
-    finally:
-        stop.set()
-        while checker.is_alive():  # let a checker blocked on a full queue finish
-            while not ready.empty():
-                ready.get_nowait()
-            checker.join(timeout=0.05)
+    with _prompt_handovers():
+        checker.start()
+        try:
+            while (prepared := ready.get()) is not None:
+                if isinstance(prepared, BaseException):
+                    raise prepared
+                _write(session, refs.system_id, prepared, report)
+        finally:
+            stop.set()
+            while checker.is_alive():  # let a checker blocked on a full queue finish
+                while not ready.empty():
+                    ready.get_nowait()
+                checker.join(timeout=0.05)
     if report.rows == 0 and not report.error_count:
         report.add(LineError(0, "", "the file has no rows"))
     return report
+
+
+def _batches(
+    chunks: Iterator[list[tuple[int, ResponseCreate]]], refs: References, now: datetime
+) -> Iterator[Prepared]:
+    """The chunks prepared, gathered into batches of WRITTEN lines (the last one smaller)."""
+    batch, lines = Prepared([], [], [], []), 0
+    seen: dict[str, str] = {}
+    for chunk in chunks:
+        batch.extend(prepare(refs, chunk, now, may_backfill=True, seen=seen))
+        lines += len(chunk)
+        if lines >= WRITTEN:
+            yield batch
+            batch, lines = Prepared([], [], [], []), 0
+            seen = {}
+    yield batch
+
+
+@contextmanager
+def _prompt_handovers() -> Iterator[None]:
+    """Let a waiting thread take the interpreter within 0.5 ms rather than 5 ms."""
+    # The writing thread waits on the database several times a chunk, and each time it
+    # must then wait for the busy checking thread to hand the interpreter back; meanwhile
+    # the database has nothing to do (measured: a quarter of the import's time).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _write(session: Session, system_id: int, prepared: Prepared, report: ImportReport) -> None:

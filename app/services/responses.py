@@ -18,6 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, keyset_page
+from app.services.revisions import revise
 from app.vocab import DIMENSIONS, PulseStatus
 
 RESPONSE_TABLE = cast(Table, Response.__table__)
@@ -112,43 +113,66 @@ class References:
         return self.organisations.get(code)
 
 
-def stored_scores(item: ResponseCreate) -> list[int | None]:
+def stored_scores(item: ResponseCreate) -> tuple[int | None, ...]:
     """The five scores as stored: hundredths, or None for a skipped dimension."""
-    scores = item.scores
-    return [
-        None if value is None else round(value * SCORE_SCALE)
-        for value in (
-            scores.purpose,
-            scores.belief,
-            scores.support,
-            scores.new_ways_of_working,
-            scores.partner_relationships,
-        )
-    ]
+    s = item.scores
+    # Written out rather than looped: this runs for every row of an import.
+    return (
+        None if s.purpose is None else round(s.purpose * SCORE_SCALE),
+        None if s.belief is None else round(s.belief * SCORE_SCALE),
+        None if s.support is None else round(s.support * SCORE_SCALE),
+        None if s.new_ways_of_working is None else round(s.new_ways_of_working * SCORE_SCALE),
+        None if s.partner_relationships is None else round(s.partner_relationships * SCORE_SCALE),
+    )
 
 
-def fingerprint(item: ResponseCreate, scores: list[int | None]) -> str:
+def fingerprint(item: ResponseCreate, scores: tuple[int | None, ...]) -> str:
     """SHA-256 of a response's content: equal for a re-post, different for another answer."""
     # Codes match the code pattern and the vocabularies hold no '|', so joining is unambiguous.
+    a, b, c, d, e = scores
+    at = item.submitted_at
     content = "|".join(
-        [
+        (
             item.pulse,
             item.team,
-            *("" if s is None else str(s) for s in scores),
+            "" if a is None else str(a),
+            "" if b is None else str(b),
+            "" if c is None else str(c),
+            "" if d is None else str(d),
+            "" if e is None else str(e),
             item.role or "",
             item.profession or "",
             item.organisation or "",
-            item.submitted_at.isoformat() if item.submitted_at else "",
-        ]
+            "" if at is None else at.isoformat(),
+        )
     )
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+# A response as stored, one value per column of COLUMNS (the id is left to the database).
+Row = tuple[Any, ...]
+COLUMNS = (
+    "system_id",
+    "pulse_id",
+    "team_id",
+    "organisation_id",
+    "role",
+    "profession",
+    *DIMENSIONS,
+    "submitted_at",
+    "received_at",
+    "external_id",
+    "fingerprint",
+)
+EXTERNAL_ID = COLUMNS.index("external_id")
+FINGERPRINT = COLUMNS.index("fingerprint")
 
 
 @dataclass
 class Prepared:
     """Rows ready to insert, or the problems that stop them."""
 
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     # The item index of each row.
     indices: list[int]
     invalid: list[Problem]
@@ -156,6 +180,14 @@ class Prepared:
     refused: list[Problem]
     # Items repeating an earlier item of the same batch (same external_id, same answers).
     repeats: int = 0
+
+    def extend(self, other: "Prepared") -> None:
+        """Add the rows and problems of ``other``, prepared after these."""
+        self.rows += other.rows
+        self.indices += other.indices
+        self.invalid += other.invalid
+        self.refused += other.refused
+        self.repeats += other.repeats
 
 
 def prepare(
@@ -173,26 +205,21 @@ def prepare(
     refs.load(item for _index, item in items)
     out = Prepared(rows=[], indices=[], invalid=[], refused=[])
     seen = {} if seen is None else seen
+    # Why each pulse met so far refuses responses, or None: one status per pulse, not per row.
+    refusals: dict[str, str | None] = {}
     for index, item in items:
-        pulse = refs.pulse(item.pulse)
-        team_id = refs.team(item.team)
-        org_id = refs.organisation(item.organisation) if item.organisation else None
-        problems = []
-        if pulse is None:
-            problems.append(Problem(index, "pulse", f"no pulse with key '{item.pulse}'"))
-        if team_id is None:
-            problems.append(Problem(index, "team", f"no team with code '{item.team}'"))
-        if item.organisation is not None and org_id is None:
-            problems.append(
-                Problem(index, "organisation", f"no organisation with code '{item.organisation}'")
-            )
-        if item.submitted_at is not None and item.submitted_at > now:
-            problems.append(Problem(index, "submitted_at", "must not be in the future"))
+        pulse = refs.pulses.get(item.pulse)
+        team_id = refs.teams.get(item.team)
+        org_id = None if item.organisation is None else refs.organisations.get(item.organisation)
+        problems = _problems(index, item, pulse, team_id, org_id, now)
         scores = stored_scores(item)
         print_ = fingerprint(item, scores)
         if item.external_id is not None:
             earlier = seen.get(item.external_id)
-            if earlier is not None and earlier != print_:
+            if earlier == print_:
+                out.repeats += 1
+                continue
+            if earlier is not None:
                 problems.append(
                     Problem(
                         index,
@@ -200,35 +227,64 @@ def prepare(
                         "repeats an external_id of this batch with other answers",
                     )
                 )
-            elif earlier is not None:
-                out.repeats += 1
-                continue
             seen[item.external_id] = print_
         if problems:
             out.invalid.extend(problems)
             continue
-        assert pulse is not None and team_id is not None
-        status = pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now)
-        if status is PulseStatus.scheduled or (status is PulseStatus.closed and not may_backfill):
-            out.refused.append(Problem(index, "pulse", f"pulse '{pulse.key}' is {status.value}"))
+        assert pulse is not None
+        if pulse.key not in refusals:
+            refusals[pulse.key] = _refusal(pulse, now, may_backfill)
+        if (refusal := refusals[pulse.key]) is not None:
+            out.refused.append(Problem(index, "pulse", refusal))
             continue
         out.rows.append(
-            {
-                "system_id": refs.system_id,
-                "pulse_id": pulse.id,
-                "team_id": team_id,
-                "organisation_id": org_id,
-                "role": item.role,
-                "profession": item.profession,
-                **dict(zip(DIMENSIONS, scores, strict=True)),
-                "submitted_at": item.submitted_at,
-                "received_at": now,
-                "external_id": item.external_id,
-                "fingerprint": print_,
-            }
+            (
+                refs.system_id,
+                pulse.id,
+                team_id,
+                org_id,
+                item.role,
+                item.profession,
+                *scores,
+                item.submitted_at,
+                now,
+                item.external_id,
+                print_,
+            )
         )
         out.indices.append(index)
     return out
+
+
+def _problems(
+    index: int,
+    item: ResponseCreate,
+    pulse: PulseRef | None,
+    team_id: int | None,
+    org_id: int | None,
+    now: datetime,
+) -> list[Problem]:
+    """What is wrong with the references and time of ``item``."""
+    problems = []
+    if pulse is None:
+        problems.append(Problem(index, "pulse", f"no pulse with key '{item.pulse}'"))
+    if team_id is None:
+        problems.append(Problem(index, "team", f"no team with code '{item.team}'"))
+    if item.organisation is not None and org_id is None:
+        problems.append(
+            Problem(index, "organisation", f"no organisation with code '{item.organisation}'")
+        )
+    if item.submitted_at is not None and item.submitted_at > now:
+        problems.append(Problem(index, "submitted_at", "must not be in the future"))
+    return problems
+
+
+def _refusal(pulse: PulseRef, now: datetime, may_backfill: bool) -> str | None:
+    """Why responses may not go into ``pulse`` now, or None."""
+    status = pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now)
+    if status is PulseStatus.scheduled or (status is PulseStatus.closed and not may_backfill):
+        return f"pulse '{pulse.key}' is {status.value}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +303,7 @@ class Stored:
 SMALL_WRITE = 50
 
 
-def store(
-    session: Session, system_id: int, rows: list[dict[str, Any]], indices: list[int]
-) -> Stored:
+def store(session: Session, system_id: int, rows: list[Row], indices: list[int]) -> Stored:
     """Insert ``rows``; an external_id already stored is skipped when its answers match.
 
     Raises 409 listing every item whose external_id is stored with other answers; the caller's
@@ -257,20 +311,24 @@ def store(
     """
     if not rows:
         return Stored(0, 0, [])
-    stored = _fingerprints(session, system_id, [r["external_id"] for r in rows])
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # Most rows of a large write are new: COPY them all at once, and look up what is stored
+    # only when the unique constraint says one of them is.
+    if postgresql and len(rows) > SMALL_WRITE and _copy(session, rows):
+        return Stored(len(rows), 0, [])
+    stored = _fingerprints(session, system_id, [row[EXTERNAL_ID] for row in rows])
     _refuse_clashes(stored, rows, indices)
-    new = [row for row in rows if row["external_id"] is None or row["external_id"] not in stored]
+    new = [row for row in rows if row[EXTERNAL_ID] is None or row[EXTERNAL_ID] not in stored]
     if not new:
         return Stored(0, len(rows), [])
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql and len(new) > SMALL_WRITE and _copy_new(session, new):
+    if postgresql and len(new) > SMALL_WRITE and _copy(session, new):
         return Stored(len(new), len(rows) - len(new), [])
     # A concurrent writer may have stored some of these external_ids since they were
     # looked up: ON CONFLICT skips them, and their answers are then compared as above.
     inserted = _insert_skipping_stored(session, new, postgresql)
     if len(inserted) < len(new):
         known = {external_id for _, external_id in inserted}
-        late = [r["external_id"] for r in new if r["external_id"] not in known]
+        late = [row[EXTERNAL_ID] for row in new if row[EXTERNAL_ID] not in known]
         _refuse_clashes(_fingerprints(session, system_id, late), rows, indices)
     return Stored(len(inserted), len(rows) - len(inserted), [row_id for row_id, _ in inserted])
 
@@ -293,18 +351,18 @@ def _fingerprints(
     return {external_id: print_ for external_id, print_ in session.execute(query) if external_id}
 
 
-def _refuse_clashes(stored: dict[str, str], rows: list[dict[str, Any]], indices: list[int]) -> None:
+def _refuse_clashes(stored: dict[str, str], rows: list[Row], indices: list[int]) -> None:
     clashes = [
-        Problem(i, "external_id", f"'{row['external_id']}' is stored with other answers")
+        Problem(i, "external_id", f"'{row[EXTERNAL_ID]}' is stored with other answers")
         for i, row in zip(indices, rows, strict=True)
-        if row["external_id"] in stored and stored[row["external_id"]] != row["fingerprint"]
+        if row[EXTERNAL_ID] in stored and stored[row[EXTERNAL_ID]] != row[FINGERPRINT]
     ]
     if clashes:
         raise ExternalIdConflict(clashes)
 
 
 def _insert_skipping_stored(
-    session: Session, rows: list[dict[str, Any]], postgresql: bool
+    session: Session, rows: list[Row], postgresql: bool
 ) -> list[tuple[uuid.UUID, str | None]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the id and external_id of each new row."""
     insert = pg_insert if postgresql else sqlite_insert
@@ -313,43 +371,42 @@ def _insert_skipping_stored(
         .on_conflict_do_nothing(index_elements=["system_id", "external_id"])
         .returning(RESPONSE_TABLE.c.id, RESPONSE_TABLE.c.external_id)
     )
-    with_ids = [{"id": uuid.uuid4(), **row} for row in rows]
+    with_ids = [{"id": uuid.uuid4(), **dict(zip(COLUMNS, row, strict=True))} for row in rows]
     return [(row_id, external_id) for row_id, external_id in session.execute(stmt, with_ids)]
 
 
-COPIED = [column.name for column in RESPONSE_TABLE.columns if column.name != "id"]
-# PostgreSQL types of the COPIED columns, for the binary COPY format.
-COPIED_TYPES = [
+# PostgreSQL types of the COLUMNS, for the binary COPY format.
+COPY_TYPES = [
     {"system_id": "int4", "pulse_id": "int4", "team_id": "int4", "organisation_id": "int4"}.get(
         name,
         "int2" if name in DIMENSIONS else "timestamptz" if name.endswith("_at") else "varchar",
     )
-    for name in COPIED
+    for name in COLUMNS
 ]
 
 
-def _copy_new(session: Session, rows: list[dict[str, Any]]) -> bool:
-    """COPY rows straight into the table; False (and nothing written) if one is stored now.
+def _copy(session: Session, rows: list[Row]) -> bool:
+    """COPY rows straight into the table; False (and nothing written) if one is stored.
 
     A multi-row INSERT of thousands of rows spends most of its time in the driver parsing
     the statement's placeholders, and ON CONFLICT costs the server a speculative insertion
-    per row; COPY does neither (docs/BENCHMARKS.md). The rows were checked against what is
-    stored just before; should a concurrent writer store one of their external_ids in
-    between, the unique constraint stops the COPY, its savepoint is rolled back, and the
-    caller takes the ON CONFLICT path instead.
+    per row; COPY does neither (docs/BENCHMARKS.md). Should one of the rows' external_ids be
+    stored already, or be stored by a concurrent writer meanwhile, the unique constraint
+    stops the COPY and its savepoint is rolled back.
     """
-    columns = ", ".join(COPIED)
-    driver = session.connection().connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
+    columns = ", ".join(COLUMNS)
     try:
-        with (
-            session.begin_nested(),
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY response ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types(COPIED_TYPES)
-            for row in rows:
-                copy.write_row([row[name] for name in COPIED])
+        with session.begin_nested():
+            # Asked for inside the nested transaction, so that its SAVEPOINT is emitted.
+            driver = session.connection().connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY response ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
     except psycopg.errors.UniqueViolation:
         return False
     return True
@@ -452,6 +509,7 @@ def erase(session: Session, system_id: int, response_id: uuid.UUID | None) -> No
         raise NotFound(f"No response with id '{response_id}' in this system.")
     session.delete(response)
     session.flush()
+    revise(session, system_id)
 
 
 def ingest(
@@ -468,7 +526,8 @@ def ingest(
     ``invalid`` holds the errors of items that failed validation already; they are reported
     together with the items that name unknown codes, so one answer lists every bad item.
     """
-    prepared = prepare(References(session, system_id), items, now, may_backfill)
+    refs = References(session, system_id)
+    prepared = prepare(refs, items, now, may_backfill)
     if invalid or prepared.invalid:
         errors = [*invalid, *(field_error(pointer(p), p.detail) for p in prepared.invalid)]
         raise ValidationFailed(
@@ -487,6 +546,12 @@ def ingest(
     except ExternalIdConflict as clash:
         clash.errors = [field_error(pointer(p), p.detail) for p in clash.clashes]
         raise
+    if stored.created and any(
+        ref is not None
+        and pulse_status(ref.opens_on, ref.closes_on, ref.closed_at, now) is PulseStatus.closed
+        for ref in refs.pulses.values()
+    ):
+        revise(session, system_id)  # a late upload changes published results
     return Stored(stored.created, stored.already_stored + prepared.repeats, stored.ids)
 
 

@@ -12,6 +12,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
+from app.services.revisions import revise
 from app.vocab import PulseStatus
 
 M = TypeVar("M", Place, Organisation, Team)
@@ -36,6 +37,8 @@ def update_system(session: Session, system: System, update: RequestModel, now: d
         setattr(system, name, value)
     system.updated_at = now
     session.flush()
+    revise(session, system.id)
+    session.refresh(system)
     return system
 
 
@@ -69,6 +72,7 @@ def create_coded(
     row = model(system_id=system_id, created_at=now, updated_at=now, **fields)
     session.add(row)
     _flush_or_conflict(session, f"A {model.__tablename__} with code '{code}'")
+    revise(session, system_id)
     return row
 
 
@@ -78,6 +82,7 @@ def update_coded(session: Session, row: M, changes: dict[str, Any], now: datetim
         setattr(row, name, value)
     row.updated_at = now
     session.flush()
+    revise(session, row.system_id)
     return row
 
 
@@ -136,6 +141,11 @@ def team_view(session: Session, teams: list[Team]) -> list[dict[str, Any]]:
     ]
 
 
+def teams_of(session: Session, place_id: int) -> list[Team]:
+    """The teams of a place."""
+    return list(session.scalars(select(Team).where(Team.place_id == place_id).order_by(Team.code)))
+
+
 def list_teams(
     session: Session, system_id: int, place: str | None, cursor: str | None, limit: int
 ) -> Slice[Team]:
@@ -163,9 +173,23 @@ def pulse_view(pulse: Pulse, now: datetime) -> dict[str, Any]:
     }
 
 
-def list_pulses(session: Session, system_id: int, cursor: str | None, limit: int) -> Slice[Pulse]:
-    """A page of pulses in the order they open."""
+def list_pulses(
+    session: Session,
+    system_id: int,
+    cursor: str | None,
+    limit: int,
+    key: str | None = None,
+    started_by: datetime | None = None,
+) -> Slice[Pulse]:
+    """A page of pulses in the order they open: only ``key`` if given (else 404), and only
+    those open or closed by ``started_by`` if given."""
+    if key is not None:
+        get_pulse(session, system_id, key)
     stmt = select(Pulse).where(Pulse.system_id == system_id)
+    if key is not None:
+        stmt = stmt.where(Pulse.key == key)
+    if started_by is not None:
+        stmt = stmt.where(Pulse.opens_on <= started_by.date())
     return keyset_page(
         session, stmt, [Pulse.opens_on, Pulse.key], cursor, limit, parse=[date.fromisoformat, None]
     )
@@ -187,6 +211,7 @@ def create_pulse(session: Session, system_id: int, fields: dict[str, Any], now: 
     pulse = Pulse(system_id=system_id, created_at=now, updated_at=now, **fields)
     session.add(pulse)
     _flush_or_conflict(session, f"A pulse with key '{key}'")
+    revise(session, system_id)
     return pulse
 
 
@@ -207,6 +232,7 @@ def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: d
         setattr(pulse, name, value)
     pulse.updated_at = now
     session.flush()
+    revise(session, pulse.system_id)
     return pulse
 
 
@@ -217,4 +243,5 @@ def close_pulse(session: Session, pulse: Pulse, now: datetime) -> Pulse:
     pulse.closed_at = now
     pulse.updated_at = now
     session.flush()
+    revise(session, pulse.system_id)
     return pulse

@@ -30,3 +30,7 @@ def tenant(db: Session) -> Tenant:
 def other(db: Session) -> Tenant:
     """System B and an admin key of it."""
     return _tenant(db, "south-ics")
+
+
+# The insights and feeds tests share this world; imported last, as it uses Tenant.
+from tests.api.world import world  # noqa: E402, F401

@@ -17,6 +17,8 @@ PULSE = {"key": "2026-11", "title": "Nov", "opens_on": "2026-11-01", "closes_on"
 RESPONSE = {"pulse": "2026-11", "team": "t1", "scores": {"support": 4}, "external_id": "r-new"}
 ADMIN = Scope.admin
 WRITE = Scope.responses_write
+READ = Scope.insights_read
+FEEDS = Scope.feeds_read
 
 # Every authenticated route: (method, path, body, the scope it needs or None for any key).
 # Paths name system A's records.
@@ -47,6 +49,13 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Scope | None]] = [
     ("POST", "/v1/responses/batch", {"responses": [RESPONSE]}, WRITE),
     ("GET", "/v1/responses", None, WRITE),
     ("DELETE", "/v1/responses/{response_id}", None, ADMIN),
+    ("GET", "/v1/teams/t1/scores", None, READ),
+    ("GET", "/v1/places/north/scores", None, READ),
+    ("GET", "/v1/warning-signs", None, READ),
+    ("GET", "/v1/rules", None, READ),
+    ("PUT", "/v1/rules", {"rules": {"polarised": {"amber_sd": 1.5}}}, ADMIN),
+    ("GET", "/v1/feeds/scores", None, FEEDS),
+    ("GET", "/v1/feeds/warning-signs", None, FEEDS),
 ]
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
@@ -87,6 +96,9 @@ def snapshot(client: TestClient, tenant: Tenant) -> list[Any]:
         "/v1/teams",
         "/v1/pulses",
         "/v1/responses",
+        "/v1/rules",
+        "/v1/warning-signs",
+        "/v1/teams/t1/scores",
         "/v1/keys",
     ]
     return [client.get(p, headers=tenant.admin).json() for p in paths]

@@ -1,5 +1,6 @@
 """Posting responses: validation, safe re-posts, batches, pulse state, reconciliation, erasure."""
 
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import IdempotencyRecord, Response
+from app.schemas.responses import ResponseCreate
+from app.services.imports import import_responses
+from app.services.responses import fingerprint, stored_scores
 from app.vocab import Scope
 from tests.api.conftest import Tenant
 from tests.builders import assert_problem, bearer, make_key
@@ -65,6 +69,10 @@ def portal(client: TestClient, tenant: Tenant, db: Session) -> dict[str, str]:
     """A seeded system and a portal key (responses:write only)."""
     seed(client, tenant)
     return bearer(make_key(db, tenant.system, Scope.responses_write))
+
+
+# The columns of a CSV import holding what answer() holds.
+CSV = "pulse,team,purpose,belief,support,role,profession,organisation,submitted_at,external_id\n"
 
 
 def count(db: Session) -> int:
@@ -280,6 +288,72 @@ def test_a_batch_of_5000_is_accepted_and_5001_is_too_large(
         "/v1/responses/batch", json={"responses": [small] * 5000}, headers=portal
     )
     assert response.json() == {"created": 5000, "already_stored": 0}
+
+
+def test_a_large_batch_stores_only_what_is_not_stored_yet(
+    client: TestClient, portal: dict[str, str], db: Session
+) -> None:
+    first = [answer(external_id=f"b-{i}") for i in range(60)]
+    client.post("/v1/responses/batch", json={"responses": first}, headers=portal)
+    second = [answer(external_id=f"b-{i}") for i in range(120)]
+    response = client.post("/v1/responses/batch", json={"responses": second}, headers=portal)
+    assert response.status_code == 201
+    assert response.json() == {"created": 60, "already_stored": 60}
+    assert count(db) == 120
+
+
+def test_a_large_batch_that_clashes_with_a_stored_response_stores_nothing(
+    client: TestClient, portal: dict[str, str], db: Session
+) -> None:
+    client.post("/v1/responses", json=answer(external_id="b-99"), headers=portal)
+    items = [answer(external_id=f"b-{i}") for i in range(100)]
+    items[99]["scores"] = {"support": 1}
+    problem = assert_problem(
+        client.post("/v1/responses/batch", json={"responses": items}, headers=portal), 409
+    )
+    assert [e["pointer"] for e in problem["errors"]] == ["/responses/99/external_id"]
+    assert count(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            answer(submitted_at="2026-11-20T09:30:00+01:00", external_id="p-1"),
+            "aea00ac4c0a98d03606451668b9a7675430aaf25847a695b34fd9d10d129624a",
+        ),
+        (
+            {"pulse": "2026-11", "team": "t1", "scores": {"partner_relationships": 1.05}},
+            "020a11aeda849ce8fe600bfb01a99211a427faa0483c612901f457f177966dff",
+        ),
+    ],
+)
+def test_fingerprints_stay_those_already_stored(body: dict[str, Any], expected: str) -> None:
+    item = ResponseCreate.model_validate(body)
+    assert fingerprint(item, stored_scores(item)) == expected
+
+
+def test_a_response_imported_from_a_file_and_posted_again_is_already_stored(
+    client: TestClient, tenant: Tenant, portal: dict[str, str], db: Session, clock: Clock
+) -> None:
+    line = "2026-11,t1,4,3.5,2.25,frontline,nursing,council,2026-11-20T09:30:00Z,p-1\n"
+    report = import_responses(db, tenant.system.id, io.BytesIO((CSV + line).encode()), clock())
+    assert (report.created, report.error_count) == (1, 0)
+    again = client.post("/v1/responses", json=answer(external_id="p-1"), headers=portal)
+    assert again.status_code == 200 and again.json()["external_id"] == "p-1"
+    changed = answer(external_id="p-1", scores={"purpose": 1})
+    assert_problem(client.post("/v1/responses", json=changed, headers=portal), 409)
+    assert count(db) == 1
+
+
+def test_a_response_posted_and_then_imported_from_a_file_is_already_stored(
+    client: TestClient, tenant: Tenant, portal: dict[str, str], db: Session, clock: Clock
+) -> None:
+    client.post("/v1/responses", json=answer(external_id="p-1"), headers=portal)
+    line = "2026-11,t1,4,3.5,2.25,frontline,nursing,council,2026-11-20T09:30:00Z,p-1\n"
+    report = import_responses(db, tenant.system.id, io.BytesIO((CSV + line).encode()), clock())
+    assert (report.created, report.already_stored, report.error_count) == (0, 1, 0)
+    assert count(db) == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,185 @@
+"""Feeds for BI tools: flat rows of closed pulses, incremental, paged, JSON / NDJSON / CSV."""
+
+from email.utils import format_datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import AwareDatetime
+
+from app.api.deps import Cursor, NowDep, SessionDep, problems, scoped, writes_on_read
+from app.auth import Caller
+from app.errors import BadRequest
+from app.schemas.common import Page
+from app.schemas.feeds import ScoreFeedRow, WarningSignFeedRow
+from app.schemas.insights import Dimension
+from app.services import feeds
+from app.services.feeds import SCORES, WARNING_SIGNS, Feed, FeedQuery
+from app.vocab import Scope
+
+router = APIRouter(tags=["feeds"], dependencies=[Depends(writes_on_read)])
+FeedsDep = Annotated[Caller, Depends(scoped(Scope.feeds_read))]
+
+MEDIA = {"json": "application/json", "ndjson": "application/x-ndjson", "csv": "text/csv"}
+JSON_LIMIT = 1000
+STREAM_LIMIT = 1_000_000
+
+Format = Annotated[
+    Literal["json", "ndjson", "csv"] | None,
+    Query(
+        alias="format",
+        description="json, ndjson or csv; overrides the Accept header (for tools that "
+        "cannot set it).",
+    ),
+]
+FeedLimit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=STREAM_LIMIT,
+        description=f"Rows per page: up to {JSON_LIMIT} for JSON (default 100), up to "
+        f"{STREAM_LIMIT:,} for NDJSON and CSV (default 100,000).",
+    ),
+]
+UpdatedFrom = Annotated[
+    AwareDatetime | None,
+    Query(description="Only rows updated at or after this instant (inclusive; RangeStart)."),
+]
+UpdatedTo = Annotated[
+    AwareDatetime | None,
+    Query(description="Only rows updated before this instant (exclusive; RangeEnd)."),
+]
+Code = Annotated[str | None, Query(max_length=64)]
+
+FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A page of rows: JSON body with `next`, or NDJSON / CSV with a Link header.",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string", "maxLength": 2**31}},
+            "text/csv": {"schema": {"type": "string", "maxLength": 2**31}},
+        },
+    },
+    304: {"description": "Not modified since the ETag sent in If-None-Match."},
+    **problems(400, 401, 403),
+}
+
+
+def _format(request: Request, chosen: str | None) -> str:
+    if chosen is not None:
+        return chosen
+    accept = request.headers.get("accept", "")
+    if "application/x-ndjson" in accept:
+        return "ndjson"
+    if "text/csv" in accept:
+        return "csv"
+    return "json"
+
+
+def _serve(
+    request: Request,
+    feed: Feed,
+    caller: Caller,
+    session: Any,
+    now: Any,
+    fmt: str | None,
+    limit: int | None,
+    query: FeedQuery,
+) -> Response:
+    chosen = _format(request, fmt)
+    default = 100 if chosen == "json" else 100_000
+    if chosen == "json" and limit is not None and limit > JSON_LIMIT:
+        raise BadRequest(
+            f"JSON pages hold at most {JSON_LIMIT} rows; use format=ndjson or csv for more.",
+            errors=[{"parameter": "limit", "detail": f"at most {JSON_LIMIT} for JSON"}],
+        )
+    query = FeedQuery(**{**query.__dict__, "limit": limit or default})
+    publications = feeds.publish_closed(session, caller.system, now)
+    session.commit()  # the rows must be visible to the streaming reader
+    tag = feeds.etag(feed, query, chosen, publications)
+    headers = {"ETag": tag, "Cache-Control": "private", "Vary": "Authorization, Accept"}
+    if publications:
+        latest = max(p.computed_at for p in publications)
+        headers["Last-Modified"] = format_datetime(latest, usegmt=True)
+    if tag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    if chosen == "json":
+        data, cursor = feeds.json_page(session, feed, caller.system_id, query)
+        next_url = _next(request, cursor, headers)
+        body = {"data": jsonable(data), "next": next_url, "next_cursor": cursor}
+        return JSONResponse(body, headers=headers)
+    last, cursor = feeds.stream_bounds(session, feed, caller.system_id, query)
+    _next(request, cursor, headers)
+    rows = feeds.stream(request.app.state.sessionmaker, feed, caller.system_id, query, last, chosen)
+    media = MEDIA[chosen] + ("; charset=utf-8" if chosen == "csv" else "")
+    return StreamingResponse(rows, media_type=media, headers=headers)
+
+
+def _next(request: Request, cursor: str | None, headers: dict[str, str]) -> str | None:
+    if cursor is None:
+        return None
+    url = str(request.url.include_query_params(cursor=cursor))
+    headers["Link"] = f'<{url}>; rel="next"'
+    return url
+
+
+def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their timestamps as ISO 8601 in UTC."""
+    return [
+        {**row, "updated_at": row["updated_at"].isoformat().replace("+00:00", "Z")} for row in rows
+    ]
+
+
+@router.get(
+    "/v1/feeds/scores",
+    response_model=Page[ScoreFeedRow],
+    responses=FEED_RESPONSES,
+)
+def scores_feed(
+    request: Request,
+    caller: FeedsDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: Annotated[Code, Query(description="Only this pulse.")] = None,
+    place: Annotated[Code, Query(description="Only this place.")] = None,
+    team: Annotated[Code, Query(description="Only this team.")] = None,
+    dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
+    updated_from: UpdatedFrom = None,
+    updated_to: UpdatedTo = None,
+    fmt: Format = None,
+    limit: FeedLimit = None,
+    cursor: Cursor = None,
+) -> Response:
+    """One row per published or suppressed cell of every closed pulse, by (updated_at, id)."""
+    query = FeedQuery(pulse, place, team, dimension, None, None, updated_from, updated_to, cursor)
+    return _serve(request, SCORES, caller, session, now, fmt, limit, query)
+
+
+@router.get(
+    "/v1/feeds/warning-signs",
+    response_model=Page[WarningSignFeedRow],
+    responses=FEED_RESPONSES,
+)
+def warning_signs_feed(
+    request: Request,
+    caller: FeedsDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: Annotated[Code, Query(description="Only this pulse.")] = None,
+    place: Annotated[Code, Query(description="Only this place.")] = None,
+    team: Annotated[Code, Query(description="Only this team.")] = None,
+    dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
+    rule: Annotated[str | None, Query(max_length=32, description="Only this rule.")] = None,
+    severity: Annotated[
+        Literal["info", "amber", "red"] | None, Query(description="Only this severity.")
+    ] = None,
+    updated_from: UpdatedFrom = None,
+    updated_to: UpdatedTo = None,
+    fmt: Format = None,
+    limit: FeedLimit = None,
+    cursor: Cursor = None,
+) -> Response:
+    """Every warning sign of every closed pulse, by (updated_at, id)."""
+    query = FeedQuery(
+        pulse, place, team, dimension, rule, severity, updated_from, updated_to, cursor
+    )
+    return _serve(request, WARNING_SIGNS, caller, session, now, fmt, limit, query)

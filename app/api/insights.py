@@ -1,0 +1,150 @@
+"""Insights: scores and warning signs of closed pulses, and the rulebook."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.analysis.rulebook import RULES, RulebookError
+from app.api.deps import (
+    DEFAULT_LIMIT,
+    AdminDep,
+    Cursor,
+    Limit,
+    NowDep,
+    SessionDep,
+    page,
+    problems,
+    scoped,
+    writes_on_read,
+)
+from app.auth import Caller
+from app.errors import Conflict, ValidationFailed, field_error
+from app.models import Place, Team
+from app.schemas.common import Page
+from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
+from app.services import insights, structure
+from app.vocab import Scope
+
+router = APIRouter(tags=["insights"])
+computed = APIRouter(tags=["insights"], dependencies=[Depends(writes_on_read)])
+
+ReaderDep = Annotated[Caller, Depends(scoped(Scope.insights_read))]
+PulseFilter = Annotated[str | None, Query(max_length=64, description="Only this pulse (by key).")]
+RuleName = Literal[tuple(RULES)]  # type: ignore[valid-type]
+
+
+@computed.get(
+    "/v1/teams/{code}/scores",
+    response_model=Page[ScoresRead],
+    responses=problems(400, 401, 403, 404),
+)
+def team_scores(
+    code: str,
+    request: Request,
+    caller: ReaderDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: PulseFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """A team's participation and scores per pulse; scores only once a pulse is closed."""
+    team = structure.get_by_code(session, Team, caller.system_id, code)
+    place = session.get_one(Place, team.place_id)
+    chunk = structure.list_pulses(
+        session, caller.system_id, cursor, limit, key=pulse, started_by=now
+    )
+    entries = insights.scores(
+        session, caller.system, chunk.rows, place.code, [team], team.code, now
+    )
+    return page(request, chunk, entries)
+
+
+@computed.get(
+    "/v1/places/{code}/scores",
+    response_model=Page[ScoresRead],
+    responses=problems(400, 401, 403, 404),
+)
+def place_scores(
+    code: str,
+    request: Request,
+    caller: ReaderDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: PulseFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """A place's participation and scores per pulse; scores only once a pulse is closed."""
+    place = structure.get_by_code(session, Place, caller.system_id, code)
+    teams = structure.teams_of(session, place.id)
+    chunk = structure.list_pulses(
+        session, caller.system_id, cursor, limit, key=pulse, started_by=now
+    )
+    entries = insights.scores(session, caller.system, chunk.rows, place.code, teams, None, now)
+    return page(request, chunk, entries)
+
+
+@computed.get(
+    "/v1/warning-signs",
+    response_model=Page[WarningSignRead],
+    responses=problems(400, 401, 403, 404),
+)
+def warning_signs(
+    request: Request,
+    caller: ReaderDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: Annotated[
+        str | None,
+        Query(max_length=64, description="Key of a closed pulse; the latest closed by default."),
+    ] = None,
+    place: Annotated[str | None, Query(max_length=64, description="Only this place.")] = None,
+    team: Annotated[str | None, Query(max_length=64, description="Only this team.")] = None,
+    rule: Annotated[RuleName | None, Query(description="Only this rule.")] = None,  # type: ignore[valid-type]
+    severity: Annotated[
+        Literal["info", "amber", "red"] | None, Query(description="Only this severity.")
+    ] = None,
+    dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
+    scope: Annotated[Literal["team", "place"] | None, Query(description="Only this scope.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Warning signs of a closed pulse (an open pulse has none yet), by id."""
+    chosen = (
+        structure.get_pulse(session, caller.system_id, pulse)
+        if pulse is not None
+        else insights.latest_closed(session, caller.system_id, now)
+    )
+    if chosen is None or not insights.is_closed(chosen, now):
+        return {"data": [], "next": None, "next_cursor": None}
+    filters = insights.FlagFilters(place, team, rule, severity, dimension, scope)
+    chunk, items = insights.list_flags(session, caller.system, chosen, filters, cursor, limit, now)
+    return page(request, chunk, items)
+
+
+@router.get("/v1/rules", response_model=RulesRead, responses=problems(401, 403))
+def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
+    """The rulebook in force: every rule, enabled or not, with its thresholds."""
+    book, version = insights.rulebook(session, caller.system_id)
+    return {"version": version, **book.to_dict()}
+
+
+@router.put("/v1/rules", response_model=RulesRead, responses=problems(400, 401, 403, 409, 413, 422))
+def put_rules(
+    body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    """Replace the rulebook (omitted settings take their defaults); the version goes up by one."""
+    _book, current = insights.rulebook(session, caller.system_id)
+    if body.version is not None and body.version != current:
+        raise Conflict(f"The rulebook is at version {current}, not {body.version}; reload it.")
+    try:
+        book, version = insights.replace_rules(
+            session, caller.system_id, body.model_dump(exclude_unset=True, exclude={"version"}), now
+        )
+    except RulebookError as exc:
+        raise ValidationFailed(
+            "The rulebook is invalid.",
+            errors=[field_error(f"/{p.path}", p.detail) for p in exc.problems],
+        ) from None
+    return {"version": version, **book.to_dict()}
