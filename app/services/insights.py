@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -44,6 +44,8 @@ from app.vocab import DIMENSIONS, PulseStatus
 # Earlier pulses a computation reads: falling pools up to three published ones, a
 # sustained decline spans four pulses in a row.
 EARLIER = 4
+# How long after closing a pulse may still receive a response that was under way.
+SETTLING = timedelta(days=1)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -119,14 +121,16 @@ def _inputs(session: Session, system: System, pulse: Pulse, now: datetime) -> _I
     """What a pulse's results depend on, summed up in a short key that is cheap to make.
 
     The system's revision moves with every change to structure, rules, or responses of
-    closed pulses; the pulse's own count catches a response that was being stored as the
-    pulse closed; the earlier closed pulses change as pulses close.
+    closed pulses; the pulse's own count, while it has just closed, catches a response that
+    was being stored as it closed; the earlier closed pulses change as pulses close.
     """
     closed = closed_pulses(session, system.id, now)
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
-    count = session.scalar(
-        select(func.count()).select_from(Response).where(Response.pulse_id == pulse.id)
-    )
+    count = None
+    if now.date() <= closes_on(pulse) + SETTLING:
+        count = session.scalar(
+            select(func.count()).select_from(Response).where(Response.pulse_id == pulse.id)
+        )
     _book, version = rulebook(session, system.id)
     facts = [
         revision(session, system.id),
