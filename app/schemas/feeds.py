@@ -1,12 +1,12 @@
 """Rows of the BI feeds (DESIGN section 5)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.schemas.common import Code
-from app.schemas.insights import Dimension, SegmentType
+from app.schemas.insights import Dimension, SegmentType, WarningSignRead
 
 MAX_N = 10_000_000
 
@@ -30,18 +30,7 @@ class ScoreFeedRow(BaseModel):
     updated_at: datetime = Field(description="When this row last changed (UTC).")
 
 
-class WarningSignFeedRow(BaseModel):
+class WarningSignFeedRow(WarningSignRead):
     """One warning sign of a closed pulse."""
 
-    id: str = Field(max_length=36, description="Stable id, for deduplication across refreshes.")
-    rule: str = Field(max_length=32, description="The rule that fired.")
-    severity: Literal["info", "amber", "red"] = Field(description="How serious.")
-    scope: Literal["team", "place"] = Field(description="A team or a place.")
-    pulse: Code = Field(description="Key of the pulse.")
-    place: Code = Field(description="Code of the place.")
-    team: Code | None = Field(description="Code of the team; null for place flags.")
-    dimension: Dimension | None = Field(description="The dimension, if any.")
-    message: str = Field(max_length=1000, description="The sign in plain English.")
-    evidence: dict[str, Any] = Field(description="The published numbers behind it.")
-    rules_version: int = Field(ge=1, le=2**31, description="Rulebook version.")
     updated_at: datetime = Field(description="When this row last changed (UTC).")

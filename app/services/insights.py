@@ -44,6 +44,8 @@ from app.vocab import DIMENSIONS, PulseStatus
 # Earlier pulses a computation reads: falling pools up to three published ones, a
 # sustained decline spans four pulses in a row.
 EARLIER = 4
+# The first key of the advisory locks that serialise computations (the second: a system).
+LOCK_SPACE = 7301
 # How long after closing a pulse may still receive a response that was under way.
 SETTLING = timedelta(days=1)
 
@@ -146,8 +148,9 @@ def _inputs(session: Session, system: System, pulse: Pulse, now: datetime) -> _I
 def publish(session: Session, system: System, pulse: Pulse, now: datetime) -> Publication:
     """The computation for a closed pulse, made now if its inputs changed since the last."""
     if session.get_bind().dialect.name == "postgresql":
-        # One computation per pulse at a time; a second reader waits, then finds it done.
-        session.execute(select(func.pg_advisory_xact_lock(system.id, pulse.id)))
+        # One computation per system at a time: a second reader waits, then finds it done,
+        # and rows are stamped in the order they are committed (below).
+        session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
     inputs = _inputs(session, system, pulse, now)
     done = session.scalar(
         select(Publication).where(
@@ -156,6 +159,12 @@ def publish(session: Session, system: System, pulse: Pulse, now: datetime) -> Pu
     )
     if done is not None and done.inputs == inputs.key:
         return done
+    # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
+    # written later from sorting before rows a reader has already paged past.
+    last = session.scalar(
+        select(func.max(Publication.computed_at)).where(Publication.system_id == system.id)
+    )
+    now = max(now, last + timedelta(microseconds=1)) if last is not None else now
     book, version = rulebook(session, system.id)
     cells, flags = _compute(session, inputs, book)
     _sync_cells(session, inputs, cells, now)
