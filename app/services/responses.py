@@ -103,15 +103,6 @@ class References:
         for code in codes or ():
             into.setdefault(code, None)
 
-    def pulse(self, key: str) -> PulseRef | None:
-        return self.pulses.get(key)
-
-    def team(self, code: str) -> int | None:
-        return self.teams.get(code)
-
-    def organisation(self, code: str) -> int | None:
-        return self.organisations.get(code)
-
 
 def stored_scores(item: ResponseCreate) -> tuple[int | None, ...]:
     """The five scores as stored: hundredths, or None for a skipped dimension."""
