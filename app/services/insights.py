@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -81,7 +81,7 @@ def replace_rules(
 # -- which pulses ---------------------------------------------------------------------------
 
 
-def closes_on(pulse: Pulse) -> Any:
+def closes_on(pulse: Pulse) -> date:
     """The day a pulse closed: early if an admin closed it, else its last day."""
     return pulse.closed_at.date() if pulse.closed_at else pulse.closes_on
 
