@@ -22,6 +22,11 @@ from app.vocab import DIMENSIONS
 
 def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
     """Every warning sign of the snapshot's pulse, in a stable order."""
+    return assess(snapshot, rulebook)[0]
+
+
+def assess(snapshot: Snapshot, rulebook: Rulebook) -> tuple[list[Flag], Published]:
+    """The warning signs, and the publication decisions they were made from (to reuse)."""
     if snapshot.k < 1:
         raise ValueError("k must be at least 1")
     published = Published(snapshot)
@@ -43,7 +48,7 @@ def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
         findings += _spreading(snapshot, cells, teams, team_flags, rulebook)
         flags += team_flags + _flags(snapshot, subject, findings)
     order = {rule: i for i, rule in enumerate(RULES)}
-    return sorted(
+    ordered = sorted(
         flags,
         key=lambda f: (
             f.place,
@@ -53,6 +58,7 @@ def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
             -1 if f.dimension is None else DIMENSIONS.index(f.dimension),
         ),
     )
+    return ordered, published
 
 
 def _exists(team: Team, snapshot: Snapshot) -> bool:

@@ -88,10 +88,8 @@ class FeedQuery:
 
 def publish_closed(session: Session, system: System, now: datetime) -> list[Publication]:
     """Make sure every closed pulse's results are current; their publication records."""
-    return [
-        insights.publish(session, system, p, now)
-        for p in insights.closed_pulses(session, system.id, now)
-    ]
+    closed = insights.closed_pulses(session, system.id, now)
+    return [insights.publish(session, system, p, now, closed) for p in closed]
 
 
 def etag(feed: Feed, query: FeedQuery, fmt: str, publications: list[Publication]) -> str:

@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.analysis.disclosure import CellKey, disclose
-from app.analysis.engine import warning_signs
+from app.analysis.disclosure import CellKey, cell_moments
+from app.analysis.engine import assess
 from app.analysis.rulebook import Rulebook
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.snapshot import Team as TeamFacts
+from app.analysis.stats import Moments
 from app.domain import pulse_status
 from app.models import (
     Place,
@@ -116,24 +117,28 @@ class _Inputs:
     system: System
     pulse: Pulse
     earlier: list[Pulse]
+    book: Rulebook
+    version: int
     key: str
 
 
-def _inputs(session: Session, system: System, pulse: Pulse, now: datetime) -> _Inputs:
+def _inputs(
+    session: Session, system: System, pulse: Pulse, now: datetime, closed: list[Pulse] | None
+) -> _Inputs:
     """What a pulse's results depend on, summed up in a short key that is cheap to make.
 
     The system's revision moves with every change to structure, rules, or responses of
     closed pulses; the pulse's own count, while it has just closed, catches a response that
     was being stored as it closed; the earlier closed pulses change as pulses close.
     """
-    closed = closed_pulses(session, system.id, now)
+    closed = closed_pulses(session, system.id, now) if closed is None else closed
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
     count = None
     if now.date() <= closes_on(pulse) + SETTLING:
         count = session.scalar(
             select(func.count()).select_from(Response).where(Response.pulse_id == pulse.id)
         )
-    _book, version = rulebook(session, system.id)
+    book, version = rulebook(session, system.id)
     facts = [
         revision(session, system.id),
         version,
@@ -142,16 +147,25 @@ def _inputs(session: Session, system: System, pulse: Pulse, now: datetime) -> _I
         [[p.id, str(closes_on(p))] for p in earlier],
     ]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()
-    return _Inputs(system, pulse, earlier, key)
+    return _Inputs(system, pulse, earlier, book, version, key)
 
 
-def publish(session: Session, system: System, pulse: Pulse, now: datetime) -> Publication:
-    """The computation for a closed pulse, made now if its inputs changed since the last."""
+def publish(
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    now: datetime,
+    closed: list[Pulse] | None = None,
+) -> Publication:
+    """The computation for a closed pulse, made now if its inputs changed since the last.
+
+    ``closed`` is the system's closed pulses, when the caller has them already.
+    """
     if session.get_bind().dialect.name == "postgresql":
         # One computation per system at a time: a second reader waits, then finds it done,
         # and rows are stamped in the order they are committed (below).
         session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
-    inputs = _inputs(session, system, pulse, now)
+    inputs = _inputs(session, system, pulse, now, closed)
     done = session.scalar(
         select(Publication).where(
             Publication.system_id == system.id, Publication.pulse_id == pulse.id
@@ -165,15 +179,14 @@ def publish(session: Session, system: System, pulse: Pulse, now: datetime) -> Pu
         select(func.max(Publication.computed_at)).where(Publication.system_id == system.id)
     )
     now = max(now, last + timedelta(microseconds=1)) if last is not None else now
-    book, version = rulebook(session, system.id)
-    cells, flags = _compute(session, inputs, book)
+    cells, flags = _compute(session, inputs)
     _sync_cells(session, inputs, cells, now)
-    _sync_flags(session, inputs, flags, version, now)
+    _sync_flags(session, inputs, flags, now)
     if done is None:
         done = Publication(system_id=system.id, pulse_id=pulse.id)
         session.add(done)
     done.inputs = inputs.key
-    done.rules_version = version
+    done.rules_version = inputs.version
     done.computed_at = now
     session.flush()
     return done
@@ -194,9 +207,7 @@ def _teams(session: Session, system_id: int) -> list[TeamFacts]:
     ]
 
 
-def _compute(
-    session: Session, inputs: _Inputs, book: Rulebook
-) -> tuple[dict[CellRow, dict[str, Any]], list[Flag]]:
+def _compute(session: Session, inputs: _Inputs) -> tuple[dict[CellRow, dict[str, Any]], list[Flag]]:
     pulses = [*inputs.earlier, inputs.pulse]
     ids = [p.id for p in pulses]
     teams = _teams(session, inputs.system.id)
@@ -213,15 +224,19 @@ def _compute(
         k=inputs.system.min_group_size,
         adoption_months=inputs.system.adoption_months,
     )
-    flags = warning_signs(snapshot, book)
+    # The flags' publication decisions serve the cells too: deciding again would double
+    # the cost of a first read.
+    flags, published = assess(snapshot, inputs.book)
     team_place = {team.code: team.place for team in teams}
+    places = sorted(set(team_place.values()))
     cells: dict[CellRow, dict[str, Any]] = {}
     for dimension in DIMENSIONS:
-        shown = disclose(
-            moments.get((inputs.pulse.id, dimension), {}), team_place, inputs.system.min_group_size
-        )
-        for key, value in shown.items():
-            cells[_identity(key, dimension, team_place)] = _numbers(value)
+        every = cell_moments(moments.get((inputs.pulse.id, dimension), {}), team_place)
+        shown: dict[CellKey, Moments] = {}
+        for place in places:
+            shown.update(published.cells(inputs.pulse.key, dimension, place))
+        for key in every:
+            cells[_identity(key, dimension, team_place)] = _numbers(shown.get(key))
     return cells, flags
 
 
@@ -302,9 +317,7 @@ def _sync_cells(
     session.flush()
 
 
-def _sync_flags(
-    session: Session, inputs: _Inputs, flags: Sequence[Flag], version: int, now: datetime
-) -> None:
+def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: datetime) -> None:
     """Make the stored flags of the pulse equal ``flags``, touching only those that changed."""
     stored = {
         f.id: f
@@ -325,7 +338,7 @@ def _sync_flags(
             "dimension": flag.dimension,
             "message": flag.message,
             "evidence": flag.evidence,
-            "rules_version": version,
+            "rules_version": inputs.version,
         }
         row = stored.get(flag_id)
         if row is None:
