@@ -2,6 +2,7 @@
 
 import gc
 import json
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -10,6 +11,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ProblemError
@@ -194,6 +196,38 @@ def import_csv(
         f"Imported {report.rows} rows: {report.created} responses stored, "
         f"{report.already_stored} already stored."
     )
+
+
+@cli.command()
+def publish(
+    watch: Annotated[
+        bool, typer.Option(help="Keep running, looking again every --interval seconds.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=1, help="Seconds between looks, with --watch.")
+    ] = 60.0,
+) -> None:
+    """Compute the results of closed pulses that need it, ahead of the first read."""
+    from app.services.publisher import publish_pending
+
+    engine, factory = _database()
+    try:
+        while True:
+            try:
+                for done in publish_pending(factory, lambda: datetime.now(UTC)):
+                    err.print(f"{done.system}/{done.pulse}: computed in {done.seconds:.2f} s")
+            except OperationalError as exc:
+                if not watch:
+                    _fail(f"The database cannot be reached: {exc.orig}")
+                err.print(f"The database cannot be reached; trying again in {interval:g} s.")
+            if not watch:
+                err.print("The results of every closed pulse are current.")
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
 
 
 @cli.command()

@@ -51,6 +51,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # Execution option marking a connection whose transaction only reads.
 READ_ONLY = "pulse_read_only"
+# Key of ``Session.info`` set by a session after which some closed pulse's results are due
+# (``services.revisions``: a change they depend on, a pulse closed); once it commits, the
+# publisher is nudged.
+RESULTS_DUE = "pulse_results_due"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -104,3 +108,6 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        publisher = getattr(request.app.state, "publisher", None)
+        if publisher is not None and session.info.get(RESULTS_DUE):
+            publisher.nudge()

@@ -24,6 +24,7 @@ from app.api import (
     system,
     teams,
 )
+from app.api.deps import get_now
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     BadRequest,
@@ -35,6 +36,7 @@ from app.errors import (
 )
 from app.migrate import head_revision
 from app.schemas.responses import ResponseBatch
+from app.services.publisher import Publisher
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\
@@ -143,9 +145,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.publisher = None
+        if settings.publish_interval > 0:
+            # The publisher keeps the clock the routes use (tests move it).
+            app.state.publisher = Publisher(
+                app.state.sessionmaker,
+                settings.publish_interval,
+                lambda: app.dependency_overrides.get(get_now, get_now)(),
+            )
+            app.state.publisher.start()
         try:
             yield
         finally:
+            if app.state.publisher is not None:
+                app.state.publisher.stop()
             if own_engine:
                 app.state.engine.dispose()
 

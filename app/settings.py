@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, description="Largest request body accepted, in bytes."
     )
+    publish_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "Seconds between the service's own checks for closed pulses whose results must "
+            "be computed (it also looks as soon as a pulse closes or a change reaches a "
+            "closed pulse). 0 turns the background publisher off: results are then computed "
+            "by the first read, or by `pulse publish`."
+        ),
+    )
 
 
 @lru_cache

@@ -94,7 +94,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, max_body_bytes=1_000_000)
+    # The requests of a test share its connection, which a publisher thread must not use.
+    return Settings(database_url=database_url, max_body_bytes=1_000_000, publish_interval=0)
 
 
 @pytest.fixture

@@ -97,6 +97,19 @@ class Published:
                 }
         return self.cache[key]
 
+    def present(self, pulse: str, dimension: str, place: str) -> list[CellKey]:
+        """Every non-empty cell of a place in a pulse and dimension, published or not."""
+        scores = self.scores.get((pulse, dimension))
+        rows = scores.places.get(place) if scores is not None else None
+        if scores is None or rows is None or rows.size == 0:
+            return []
+        layout = self.layouts[place]
+        positions = np.fromiter(
+            (layout.profiles[scores.profiles[r]] for r in rows.tolist()), np.intp, rows.size
+        )
+        sizes = layout.sizes(positions, scores.n[rows])
+        return [layout.cell_key(cell) for cell in np.flatnonzero(sizes).tolist()]
+
     def decide(self, scores: _Scores, place: str, rows: NDArray[np.intp]) -> PlaceCells:
         """The decision for a place's counts, shared by every dimension with the same ones."""
         counts = scores.n[rows]

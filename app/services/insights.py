@@ -1,8 +1,9 @@
 """Scores and warning signs of closed pulses: computed once per set of inputs, then read.
 
 A closed pulse's aggregates and flags are a pure function of the structure, its responses
-(and those of a few pulses before it) and the rulebook. They are computed on first read
-and kept (``score_cell``, ``warning_sign``) with a digest of those inputs; a later read
+(and those of a few pulses before it) and the rulebook. They are computed ahead of reads by
+the publisher (``services.publisher``), or by the first read that finds them missing, and
+kept (``score_cell``, ``warning_sign``) with a digest of those inputs; a later read
 recomputes only when the digest differs (a late upload, an erasure, a changed team or
 rule). Rows whose content is unchanged keep their ``updated_at``, for incremental feeds.
 """
@@ -17,13 +18,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.analysis.disclosure import CellKey, cell_moments
+from app.analysis.disclosure import CellKey
 from app.analysis.engine import assess
 from app.analysis.rulebook import Rulebook
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.snapshot import Team as TeamFacts
-from app.analysis.stats import Moments
 from app.domain import pulse_status
 from app.models import (
     Place,
@@ -150,6 +150,13 @@ def _inputs(
     return _Inputs(system, pulse, earlier, book, version, key)
 
 
+def inputs_key(
+    session: Session, system: System, pulse: Pulse, now: datetime, closed: list[Pulse]
+) -> str:
+    """The key a pulse's kept results must carry to be current."""
+    return _inputs(session, system, pulse, now, closed).key
+
+
 def publish(
     session: Session,
     system: System,
@@ -231,12 +238,10 @@ def _compute(session: Session, inputs: _Inputs) -> tuple[dict[CellRow, dict[str,
     places = sorted(set(team_place.values()))
     cells: dict[CellRow, dict[str, Any]] = {}
     for dimension in DIMENSIONS:
-        every = cell_moments(moments.get((inputs.pulse.id, dimension), {}), team_place)
-        shown: dict[CellKey, Moments] = {}
         for place in places:
-            shown.update(published.cells(inputs.pulse.key, dimension, place))
-        for key in every:
-            cells[_identity(key, dimension, team_place)] = _numbers(shown.get(key))
+            shown = published.cells(inputs.pulse.key, dimension, place)
+            for key in published.present(inputs.pulse.key, dimension, place):
+                cells[_identity(key, dimension, team_place)] = _numbers(shown.get(key))
     return cells, flags
 
 

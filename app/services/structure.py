@@ -12,7 +12,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise
+from app.services.revisions import results_due, revise
 from app.vocab import PulseStatus
 
 M = TypeVar("M", Place, Organisation, Team)
@@ -211,7 +211,8 @@ def create_pulse(session: Session, system_id: int, fields: dict[str, Any], now: 
     pulse = Pulse(system_id=system_id, created_at=now, updated_at=now, **fields)
     session.add(pulse)
     _flush_or_conflict(session, f"A pulse with key '{key}'")
-    revise(session, system_id)
+    # No revision: a closed pulse's results depend on the closed pulses before it, which
+    # its kept key names, not on pulses still to come.
     return pulse
 
 
@@ -232,7 +233,8 @@ def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: d
         setattr(pulse, name, value)
     pulse.updated_at = now
     session.flush()
-    revise(session, pulse.system_id)
+    # No revision: only a pulse that is not closed may change its dates, and no closed
+    # pulse's results depend on it until it closes.
     return pulse
 
 
@@ -243,5 +245,6 @@ def close_pulse(session: Session, pulse: Pulse, now: datetime) -> Pulse:
     pulse.closed_at = now
     pulse.updated_at = now
     session.flush()
-    revise(session, pulse.system_id)
+    # The earlier pulses' results do not change, so no revision; but the new one's are due.
+    results_due(session)
     return pulse

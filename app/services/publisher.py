@@ -1,0 +1,137 @@
+"""Computing the results of closed pulses ahead of the first read.
+
+A closed pulse's scores and warning signs are kept once computed (``services.insights``).
+Left to the first read, that computation falls on an analyst's request; the publisher
+makes it beforehand: when a pulse closes, when the structure, the rules or a closed
+pulse's responses change (a request that revised the system nudges it), and every
+``interval`` seconds for pulses that closed by date with nobody asking.
+
+A read that arrives while the publisher is computing waits for it and then reads
+(PostgreSQL: the per-system advisory lock; SQLite: the write lock), so a pulse is never
+computed twice at once. The publisher runs as a thread of ``pulse serve``, or on its own
+as ``pulse publish --watch``; several of them may run against one database.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import READ_ONLY
+from app.models import Publication, Pulse, System
+from app.services.insights import closed_pulses, inputs_key, publish
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A closed pulse whose kept results do not match its inputs."""
+
+    system_id: int
+    system: str
+    pulse_id: int
+    pulse: str
+    age: int  # 0 for a system's latest closed pulse, 1 for the one before, …
+
+
+@dataclass(frozen=True)
+class Published:
+    """A computation the publisher made."""
+
+    system: str
+    pulse: str
+    seconds: float
+
+
+def pending(session: Session, now: datetime) -> list[Pending]:
+    """Every closed pulse whose results must be (re)computed, latest pulses first."""
+    found = []
+    systems = session.execute(select(System.id, System.slug).order_by(System.id)).all()
+    for system_id, slug in systems:
+        system = session.get(System, system_id)
+        assert system is not None
+        closed = closed_pulses(session, system_id, now)
+        kept = dict(
+            session.execute(
+                select(Publication.pulse_id, Publication.inputs).where(
+                    Publication.system_id == system_id
+                )
+            ).all()
+        )
+        for age, pulse in enumerate(reversed(closed)):
+            if kept.get(pulse.id) != inputs_key(session, system, pulse, now, closed):
+                found.append(Pending(system_id, slug, pulse.id, pulse.key, age))
+    return sorted(found, key=lambda p: (p.age, p.system_id))
+
+
+def publish_pending(
+    factory: sessionmaker[Session],
+    now: Clock,
+    stopping: Callable[[], bool] = lambda: False,
+) -> list[Published]:
+    """Compute every pending pulse, each in a transaction of its own."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        todo = pending(session, now())
+    done = []
+    for item in todo:
+        if stopping():
+            break
+        start = time.perf_counter()
+        with factory() as session:
+            system = session.get(System, item.system_id)
+            pulse = session.get(Pulse, item.pulse_id)
+            if system is None or pulse is None:
+                continue
+            publish(session, system, pulse, now())
+            session.commit()
+        done.append(Published(item.system, item.pulse, time.perf_counter() - start))
+        log.info("published %s/%s in %.2f s", item.system, item.pulse, done[-1].seconds)
+    return done
+
+
+class Publisher:
+    """A thread that publishes pending pulses when nudged and every ``interval`` seconds."""
+
+    # After a nudge, wait this long for the rest of a burst of changes before computing.
+    SETTLE = 0.5
+
+    def __init__(self, factory: sessionmaker[Session], interval: float, now: Clock) -> None:
+        self._factory = factory
+        self._interval = interval
+        self._now = now
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pulse-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Something a closed pulse depends on changed: look again soon."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the computation under way, if any."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                publish_pending(self._factory, self._now, self._stop.is_set)
+            except Exception:  # a database outage must not end the thread; try again later
+                log.exception("publishing pending pulses failed; retrying in %s s", self._interval)
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self._stop.wait(self.SETTLE)

@@ -1,0 +1,159 @@
+"""The publisher: results of closed pulses computed ahead of the first read."""
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import make_engine, make_sessionmaker
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Publication, Pulse, WarningSign
+from app.services.publisher import pending, publish_pending
+from app.settings import Settings
+from tests.api.conftest import Tenant
+from tests.api.world import MONTHS, post
+from tests.builders import make_key, make_system
+from tests.conftest import Clock
+
+
+def computed(db: Session) -> dict[str, datetime]:
+    rows = db.execute(
+        select(Pulse.key, Publication.computed_at).join(Pulse, Pulse.id == Publication.pulse_id)
+    )
+    return {key: at for key, at in rows}
+
+
+def test_every_closed_pulse_is_pending_until_published_latest_first(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    world: dict[str, Any],
+    clock: Clock,
+) -> None:
+    post(
+        client,
+        tenant.admin,
+        "/v1/pulses",
+        {"key": "2026-11", "title": "open", "opens_on": "2026-11-01", "closes_on": "2026-11-30"},
+    )
+    assert [p.pulse for p in pending(db, clock.now)] == MONTHS[::-1]  # the open one never
+
+    done = publish_pending(session_factory, clock)
+
+    assert [d.pulse for d in done] == MONTHS[::-1]
+    assert pending(db, clock.now) == []
+    assert set(computed(db)) == set(MONTHS)
+    assert db.scalar(select(WarningSign.id).limit(1)) is not None
+    assert publish_pending(session_factory, clock) == []
+
+
+def test_a_read_after_publishing_reads_and_does_not_recompute(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    world: dict[str, Any],
+    clock: Clock,
+) -> None:
+    publish_pending(session_factory, clock)
+    before = computed(db)
+    clock.now += timedelta(hours=1)
+
+    flags = client.get("/v1/warning-signs", headers=tenant.admin)
+    scores = client.get("/v1/teams/t-fall/scores", headers=tenant.admin)
+
+    assert flags.status_code == 200 and scores.status_code == 200
+    assert any(f["team"] == "t-fall" and f["rule"] == "falling" for f in flags.json()["data"])
+    db.expire_all()
+    assert computed(db) == before
+
+
+def test_changes_that_reach_closed_pulses_make_them_pending_again(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    world: dict[str, Any],
+    clock: Clock,
+) -> None:
+    publish_pending(session_factory, clock)
+    rules = client.get("/v1/rules", headers=tenant.admin).json()
+    rules["rules"]["falling"]["amber_fall"] = 0.6
+
+    assert client.put("/v1/rules", json=rules, headers=tenant.admin).status_code == 200
+
+    assert [p.pulse for p in pending(db, clock.now)] == MONTHS[::-1]
+    publish_pending(session_factory, clock)
+    assert pending(db, clock.now) == []
+    # A new pulse changes nothing published; an early close makes that pulse, and only
+    # it, pending from the moment it closes.
+    post(
+        client,
+        tenant.admin,
+        "/v1/pulses",
+        {"key": "2026-11", "title": "now", "opens_on": "2026-11-01", "closes_on": "2026-11-30"},
+    )
+    assert pending(db, clock.now) == []
+    post(client, tenant.admin, "/v1/pulses/2026-11/close", {})
+    assert [p.pulse for p in pending(db, clock.now)] == ["2026-11"]
+
+
+def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'publisher.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        system = make_system(session, "north-ics")
+        admin = {"Authorization": f"Bearer {make_key(session, system)}"}
+    today = datetime.now(UTC).date()
+    settings = Settings(database_url=url, publish_interval=3600)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
+        post(client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"})
+        for team in ("t1", "t2"):
+            body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
+            post(client, admin, "/v1/teams", body)
+        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
+        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
+        post(client, admin, "/v1/pulses", body)
+        scores = {d: 4 for d in ("purpose", "belief", "support")}
+        items = [{"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)]
+        post(client, admin, "/v1/responses/batch", {"responses": items})
+
+        post(client, admin, "/v1/pulses/p1/close", {})
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with factory() as session:
+                if not pending(session, datetime.now(UTC)) and computed(session):
+                    break
+            time.sleep(0.1)
+        with factory() as session:
+            assert set(computed(session)) == {"p1"}
+            assert pending(session, datetime.now(UTC)) == []
+    engine.dispose()
+
+
+def test_an_open_pulse_and_a_scheduled_one_are_never_pending(
+    client: TestClient, db: Session, tenant: Tenant, clock: Clock
+) -> None:
+    today: date = clock.now.date()
+    for key, opens, closes in (
+        ("open", today - timedelta(days=2), today + timedelta(days=2)),
+        ("later", today + timedelta(days=5), today + timedelta(days=9)),
+    ):
+        body = {"key": key, "title": key, "opens_on": str(opens), "closes_on": str(closes)}
+        post(client, tenant.admin, "/v1/pulses", body)
+
+    assert pending(db, clock.now) == []
+    clock.now += timedelta(days=3)
+    assert [p.pulse for p in pending(db, clock.now)] == ["open"]
