@@ -29,7 +29,6 @@ from app.models import (
     Place,
     Publication,
     Pulse,
-    Response,
     RuleSet,
     ScoreCell,
     System,
@@ -47,8 +46,6 @@ from app.vocab import DIMENSIONS, PulseStatus
 EARLIER = 4
 # The first key of the advisory locks that serialise computations (the second: a system).
 LOCK_SPACE = 7301
-# How long after closing a pulse may still receive a response that was under way.
-SETTLING = timedelta(days=1)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -128,22 +125,17 @@ def _inputs(
     """What a pulse's results depend on, summed up in a short key that is cheap to make.
 
     The system's revision moves with every change to structure, rules, or responses of
-    closed pulses; the pulse's own count, while it has just closed, catches a response that
-    was being stored as it closed; the earlier closed pulses change as pulses close.
+    closed pulses (including a response whose request was under way as its pulse closed:
+    see ``services.responses.ingest`` and ``services.structure.close_pulse``); the earlier
+    closed pulses change as pulses close.
     """
     closed = closed_pulses(session, system.id, now) if closed is None else closed
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
-    count = None
-    if now.date() <= closes_on(pulse) + SETTLING:
-        count = session.scalar(
-            select(func.count()).select_from(Response).where(Response.pulse_id == pulse.id)
-        )
     book, version = rulebook(session, system.id)
     facts = [
         revision(session, system.id),
         version,
         str(closes_on(pulse)),
-        count,
         [[p.id, str(closes_on(p))] for p in earlier],
     ]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()

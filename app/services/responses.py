@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import psycopg
@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise
+from app.services.revisions import revise, writing_to
 from app.vocab import DIMENSIONS, PulseStatus
 
 RESPONSE_TABLE = cast(Table, Response.__table__)
@@ -31,6 +31,11 @@ class Problem:
     index: int
     field: str
     detail: str
+
+
+# Longer than any request takes from its start (its ``now``) to its commit, waits included
+# (SQLite gives up waiting for the write lock after 30 s).
+COMMIT_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,9 @@ class References:
         stmt = select(Pulse).where(Pulse.system_id == self.system_id)
         if keys is not None:
             stmt = stmt.where(Pulse.key.in_(keys))
+        # Locked before their state is read, so none of them closes until this commits.
+        writing_to(self.session, stmt.with_only_columns(Pulse.id))
+        stmt = stmt.execution_options(populate_existing=True)
         for pulse in self.session.scalars(stmt):
             self.pulses[pulse.key] = PulseRef(
                 pulse.id, pulse.key, pulse.opens_on, pulse.closes_on, pulse.closed_at
@@ -537,12 +545,17 @@ def ingest(
     except ExternalIdConflict as clash:
         clash.errors = [field_error(pointer(p), p.detail) for p in clash.clashes]
         raise
+    # A late upload changes published results. So may a response to a pulse that closes by
+    # date while this transaction is still to commit: pulses are judged as they will be
+    # once it has (``now`` is when the request began).
+    committed = now + COMMIT_MARGIN
     if stored.created and any(
         ref is not None
-        and pulse_status(ref.opens_on, ref.closes_on, ref.closed_at, now) is PulseStatus.closed
+        and pulse_status(ref.opens_on, ref.closes_on, ref.closed_at, committed)
+        is PulseStatus.closed
         for ref in refs.pulses.values()
     ):
-        revise(session, system_id)  # a late upload changes published results
+        revise(session, system_id)
     return Stored(stored.created, stored.already_stored + prepared.repeats, stored.ids)
 
 

@@ -1,6 +1,13 @@
-"""The system's revision: what a kept computation of a closed pulse is checked against."""
+"""The system's revision: what a kept computation of a closed pulse is checked against.
 
-from sqlalchemy import select, update
+And the locks that keep a response from slipping into a pulse as it closes unseen: on
+PostgreSQL a transaction storing responses holds a shared advisory lock on each pulse it
+writes to, taken before it reads whether the pulse is open; closing a pulse takes the
+exclusive one, so it waits for those writers and later writers see it closed. (SQLite
+runs writers one at a time.)
+"""
+
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import RESULTS_DUE
@@ -27,3 +34,20 @@ def revision(session: Session, system_id: int) -> int:
 def results_due(session: Session) -> None:
     """Note that once this session commits, some closed pulse's results are due."""
     session.info[RESULTS_DUE] = True
+
+
+# The first key of the advisory locks on pulses (the second: a pulse id).
+PULSE_LOCK_SPACE = 7302
+
+
+def writing_to(session: Session, pulse_ids: Select[tuple[int]]) -> None:
+    """Hold off closing the pulses ``pulse_ids`` selects until this transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        for pulse_id in sorted(session.scalars(pulse_ids)):
+            session.execute(select(func.pg_advisory_xact_lock_shared(PULSE_LOCK_SPACE, pulse_id)))
+
+
+def closing(session: Session, pulse_id: int) -> None:
+    """Wait for transactions writing to this pulse, and hold off new ones (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(PULSE_LOCK_SPACE, pulse_id)))

@@ -12,7 +12,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import results_due, revise
+from app.services.revisions import closing, results_due, revise
 from app.vocab import PulseStatus
 
 M = TypeVar("M", Place, Organisation, Team)
@@ -240,6 +240,8 @@ def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: d
 
 def close_pulse(session: Session, pulse: Pulse, now: datetime) -> Pulse:
     """Close a pulse now; closing a closed pulse changes nothing."""
+    closing(session, pulse.id)  # after any response being stored into it
+    session.refresh(pulse)
     if pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now) is PulseStatus.closed:
         return pulse
     pulse.closed_at = now

@@ -14,6 +14,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
 from app.services.publisher import pending, publish_pending
+from app.services.revisions import revision
 from app.settings import Settings
 from tests.api.conftest import Tenant
 from tests.api.world import MONTHS, post
@@ -118,7 +119,9 @@ def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
     settings = Settings(database_url=url, publish_interval=3600)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         post(client, admin, "/v1/places", {"code": "north", "name": "North"})
-        post(client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"})
+        post(
+            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
+        )
         for team in ("t1", "t2"):
             body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
             post(client, admin, "/v1/teams", body)
@@ -126,7 +129,9 @@ def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
         body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
         post(client, admin, "/v1/pulses", body)
         scores = {d: 4 for d in ("purpose", "belief", "support")}
-        items = [{"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)]
+        items = [
+            {"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)
+        ]
         post(client, admin, "/v1/responses/batch", {"responses": items})
 
         post(client, admin, "/v1/pulses/p1/close", {})
@@ -157,3 +162,21 @@ def test_an_open_pulse_and_a_scheduled_one_are_never_pending(
     assert pending(db, clock.now) == []
     clock.now += timedelta(days=3)
     assert [p.pulse for p in pending(db, clock.now)] == ["open"]
+
+
+def test_a_response_stored_as_its_pulse_closes_by_date_makes_its_results_due_again(
+    client: TestClient, db: Session, tenant: Tenant, world: dict[str, Any], clock: Clock
+) -> None:
+    body = {"key": "2026-11", "title": "now", "opens_on": "2026-11-01", "closes_on": "2026-11-30"}
+    post(client, tenant.admin, "/v1/pulses", body)
+    answer = {"pulse": "2026-11", "team": "t-ok1", "scores": {"support": 4}}
+    before = revision(db, tenant.system.id)
+
+    clock.now = datetime(2026, 11, 30, 23, 50, tzinfo=UTC)  # ten minutes before it closes
+    post(client, tenant.admin, "/v1/responses", answer)
+    assert revision(db, tenant.system.id) == before
+
+    # It may commit after midnight, after the pulse's results were computed without it.
+    clock.now = datetime(2026, 11, 30, 23, 59, 45, tzinfo=UTC)
+    post(client, tenant.admin, "/v1/responses", answer)
+    assert revision(db, tenant.system.id) == before + 1

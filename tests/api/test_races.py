@@ -23,13 +23,21 @@ from app.models import (
     IdempotencyRecord,
     Organisation,
     Place,
+    Publication,
     Pulse,
     Response,
+    RuleSet,
+    ScoreCell,
     System,
     Team,
+    WarningSign,
 )
+from app.schemas.responses import ResponseCreate
 from app.services.idempotency import lock_id
+from app.services.responses import ingest
+from app.services.structure import close_pulse, get_pulse
 from app.settings import Settings
+from app.vocab import Scope
 from tests.builders import bearer, make_key, make_system
 
 THREADS = 8
@@ -54,7 +62,19 @@ class Live:
 
 def remove_system(engine: Engine, system_id: int) -> None:
     with Session(engine) as session, session.begin():
-        for model in (IdempotencyRecord, Response, ApiKey, Team, Pulse, Organisation, Place):
+        for model in (
+            IdempotencyRecord,
+            Response,
+            ScoreCell,
+            WarningSign,
+            Publication,
+            RuleSet,
+            ApiKey,
+            Team,
+            Pulse,
+            Organisation,
+            Place,
+        ):
             session.execute(delete(model).where(model.system_id == system_id))
         session.execute(delete(System).where(System.id == system_id))
 
@@ -188,3 +208,44 @@ def test_a_replay_while_the_first_is_still_running_is_a_conflict(
     assert response.headers["content-type"] == "application/problem+json"
     assert live.stored() == 0
     assert live.client.post("/v1/responses/batch", json=batch, headers=headers).status_code == 201
+
+
+def test_a_pulse_closes_only_once_the_responses_being_stored_into_it_are_in(
+    live: Live, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs writers one at a time: a close cannot overlap a write")
+    with Session(engine) as writer, ThreadPoolExecutor(1) as pool:
+        item = ResponseCreate.model_validate(answer())
+        ingest(writer, live.system_id, [(0, item)], datetime.now(UTC), False, str)
+        closing = pool.submit(
+            live.client.post, "/v1/pulses/p1/close", json={}, headers=live.headers
+        )
+        # The close waits for the write under way (were it not to, it would be done at once).
+        assert not threading.Event().wait(1.0) and not closing.done()
+        writer.commit()
+        assert closing.result(timeout=60).status_code == 200
+    assert live.stored() == 1
+
+
+def test_a_response_waits_for_a_close_under_way_and_then_finds_the_pulse_closed(
+    live: Live, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs writers one at a time: a close cannot overlap a write")
+    portal = {"Authorization": f"Bearer {_portal_key(engine, live.system_id)}"}
+    with Session(engine) as closer, ThreadPoolExecutor(1) as pool:
+        close_pulse(closer, get_pulse(closer, live.system_id, "p1"), datetime.now(UTC))
+        posting = pool.submit(live.client.post, "/v1/responses", json=answer(), headers=portal)
+        assert not threading.Event().wait(1.0) and not posting.done()
+        closer.commit()
+        response = posting.result(timeout=60)
+    assert response.status_code == 409
+    assert live.stored() == 0
+
+
+def _portal_key(engine: Engine, system_id: int) -> str:
+    with Session(engine) as session, session.begin():
+        system = session.get(System, system_id)
+        assert system is not None
+        return make_key(session, system, Scope.responses_write)
