@@ -96,3 +96,25 @@ def test_openapi_command_writes_the_contract(tmp_path: Path, env: dict[str, str]
     target = tmp_path / "openapi.json"
     assert run(env, "openapi", "--output", str(target))[0] == 0
     assert json.loads(target.read_text()) == create_app().openapi()
+
+
+def test_publish_computes_the_results_that_are_due_and_then_nothing(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade")[0] == 0
+    assert run(env, "demo")[0] == 0
+
+    code, _, err = run(env, "publish")
+
+    assert code == 0
+    computed = [line for line in err.splitlines() if ": computed in " in line]
+    assert len(computed) == 6 and all(line.startswith("demo/") for line in computed)
+    assert "every closed pulse are current" in err
+    code, _, err = run(env, "publish")
+    assert code == 0 and ": computed in " not in err
+
+
+def test_publish_fails_clearly_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
+    env = {"PULSE_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'cli.db'}"}
+
+    code, _, err = run(env, "publish")
+
+    assert code == 1 and "cannot be reached" in err
