@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -136,6 +137,12 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _clock(app: FastAPI) -> datetime:
+    """The time the routes see: tests replace ``get_now`` with a clock they move."""
+    override = app.dependency_overrides.get(get_now)
+    return override() if override is not None else datetime.now(UTC)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the API. ``engine`` is made from the settings at start-up unless given."""
     settings = settings or get_settings()
@@ -147,11 +154,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.publisher = None
         if settings.publish_interval > 0:
-            # The publisher keeps the clock the routes use (tests move it).
             app.state.publisher = Publisher(
-                app.state.sessionmaker,
-                settings.publish_interval,
-                lambda: app.dependency_overrides.get(get_now, get_now)(),
+                app.state.sessionmaker, settings.publish_interval, lambda: _clock(app)
             )
             app.state.publisher.start()
         try:

@@ -1,6 +1,6 @@
 """Typed dependency aliases shared by the routers."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,8 +14,11 @@ from app.services.pagination import Slice
 from app.settings import Settings
 from app.vocab import Scope
 
+# Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in a
+# worker thread, and the hand-offs cost more than the work.
 
-def writes_on_read(request: Request) -> None:
+
+async def writes_on_read(request: Request) -> None:
     """Mark a GET that may write (computing and keeping results) before its session opens."""
     request.state.writes = True
 
@@ -23,7 +26,7 @@ def writes_on_read(request: Request) -> None:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The current time; tests override this dependency to move the clock."""
     return datetime.now(UTC)
 
@@ -31,7 +34,7 @@ def get_now() -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the application was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -60,10 +63,10 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def scoped(*any_of: Scope) -> Callable[[Caller], Caller]:
+def scoped(*any_of: Scope) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:
     """A dependency that passes only callers whose key grants one of ``any_of``."""
 
-    def dependency(caller: CallerDep) -> Caller:
+    async def dependency(caller: CallerDep) -> Caller:
         caller.require(*any_of)
         return caller
 

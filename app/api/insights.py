@@ -19,7 +19,7 @@ from app.api.deps import (
 )
 from app.auth import Caller
 from app.errors import Conflict, ValidationFailed, field_error
-from app.models import Place, Team
+from app.models import Place, Pulse, Team
 from app.schemas.common import Page
 from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
 from app.services import insights, structure
@@ -111,15 +111,17 @@ def warning_signs(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Warning signs of a closed pulse (an open pulse has none yet), by id."""
-    chosen = (
-        structure.get_pulse(session, caller.system_id, pulse)
-        if pulse is not None
-        else insights.latest_closed(session, caller.system_id, now)
-    )
+    closed = insights.closed_pulses(session, caller.system_id, now)
+    if pulse is not None:
+        chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
+    else:
+        chosen = closed[-1] if closed else None
     if chosen is None or not insights.is_closed(chosen, now):
         return {"data": [], "next": None, "next_cursor": None}
     filters = insights.FlagFilters(place, team, rule, severity, dimension, scope)
-    chunk, items = insights.list_flags(session, caller.system, chosen, filters, cursor, limit, now)
+    chunk, items = insights.list_flags(
+        session, caller.system, chosen, filters, cursor, limit, now, closed
+    )
     return page(request, chunk, items)
 
 

@@ -96,12 +96,6 @@ def closed_pulses(session: Session, system_id: int, now: datetime) -> list[Pulse
     ]
 
 
-def latest_closed(session: Session, system_id: int, now: datetime) -> Pulse | None:
-    """The most recent closed pulse, or None."""
-    closed = closed_pulses(session, system_id, now)
-    return closed[-1] if closed else None
-
-
 def is_closed(pulse: Pulse, now: datetime) -> bool:
     return pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now) is PulseStatus.closed
 
@@ -114,9 +108,12 @@ class _Inputs:
     system: System
     pulse: Pulse
     earlier: list[Pulse]
-    book: Rulebook
+    rules: dict[str, Any] | None  # as stored; None for the defaults
     version: int
     key: str
+
+    def book(self) -> Rulebook:
+        return Rulebook() if self.rules is None else Rulebook.from_dict(self.rules)
 
 
 def _inputs(
@@ -131,7 +128,8 @@ def _inputs(
     """
     closed = closed_pulses(session, system.id, now) if closed is None else closed
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
-    book, version = rulebook(session, system.id)
+    stored = session.get(RuleSet, system.id)
+    rules, version = (None, 1) if stored is None else (stored.rules, stored.version)
     facts = [
         revision(session, system.id),
         version,
@@ -139,7 +137,7 @@ def _inputs(
         [[p.id, str(closes_on(p))] for p in earlier],
     ]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()
-    return _Inputs(system, pulse, earlier, book, version, key)
+    return _Inputs(system, pulse, earlier, rules, version, key)
 
 
 def inputs_key(
@@ -147,6 +145,19 @@ def inputs_key(
 ) -> str:
     """The key a pulse's kept results must carry to be current."""
     return _inputs(session, system, pulse, now, closed).key
+
+
+def _kept(
+    session: Session, system: System, pulse: Pulse, now: datetime, closed: list[Pulse] | None
+) -> tuple[_Inputs, Publication | None]:
+    """The inputs of a pulse's results now, and the record of those kept, if any."""
+    inputs = _inputs(session, system, pulse, now, closed)
+    done = session.scalar(
+        select(Publication).where(
+            Publication.system_id == system.id, Publication.pulse_id == pulse.id
+        )
+    )
+    return inputs, done
 
 
 def publish(
@@ -160,18 +171,16 @@ def publish(
 
     ``closed`` is the system's closed pulses, when the caller has them already.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # One computation per system at a time: a second reader waits, then finds it done,
-        # and rows are stamped in the order they are committed (below).
-        session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
-    inputs = _inputs(session, system, pulse, now, closed)
-    done = session.scalar(
-        select(Publication).where(
-            Publication.system_id == system.id, Publication.pulse_id == pulse.id
-        )
-    )
+    inputs, done = _kept(session, system, pulse, now, closed)
     if done is not None and done.inputs == inputs.key:
         return done
+    if session.get_bind().dialect.name == "postgresql":
+        # One computation per system at a time: a second reader waits, then finds it done
+        # (so look again), and rows are stamped in the order they are committed (below).
+        session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
+        inputs, done = _kept(session, system, pulse, now, closed)
+        if done is not None and done.inputs == inputs.key:
+            return done
     # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
     # written later from sorting before rows a reader has already paged past.
     last = session.scalar(
@@ -225,7 +234,7 @@ def _compute(session: Session, inputs: _Inputs) -> tuple[dict[CellRow, dict[str,
     )
     # The flags' publication decisions serve the cells too: deciding again would double
     # the cost of a first read.
-    flags, published = assess(snapshot, inputs.book)
+    flags, published = assess(snapshot, inputs.book())
     team_place = {team.code: team.place for team in teams}
     places = sorted(set(team_place.values()))
     cells: dict[CellRow, dict[str, Any]] = {}
@@ -458,9 +467,10 @@ def list_flags(
     cursor: str | None,
     limit: int,
     now: datetime,
+    closed: list[Pulse] | None = None,
 ) -> tuple[Slice[WarningSign], list[dict[str, Any]]]:
-    """A page of the warning signs of a closed pulse, by id."""
-    publish(session, system, pulse, now)
+    """A page of the warning signs of a closed pulse, by id (``closed``: as for publish)."""
+    publish(session, system, pulse, now, closed)
     stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
     for name in ("place", "team", "rule", "severity", "dimension", "scope"):
         value = getattr(filters, name)
