@@ -37,9 +37,22 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the API with uvicorn."""
-    import uvicorn
+    import copy
 
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # The service's own messages (the publisher's) go where uvicorn's go.
+    logging = copy.deepcopy(LOGGING_CONFIG)
+    logging["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logging,
+    )
 
 
 @db_cli.command("upgrade")

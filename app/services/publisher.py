@@ -119,6 +119,9 @@ class Publisher:
         """Something a closed pulse depends on changed: look again soon."""
         self._wake.set()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the computation under way, if any."""
         self._stop.set()

@@ -1,5 +1,6 @@
 """The publisher: results of closed pulses computed ahead of the first read."""
 
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
-from app.services.publisher import pending, publish_pending
+from app.services.publisher import Publisher, pending, publish_pending
 from app.services.revisions import revision
 from app.settings import Settings
 from tests.api.conftest import Tenant
@@ -180,3 +181,18 @@ def test_a_response_stored_as_its_pulse_closes_by_date_makes_its_results_due_aga
     clock.now = datetime(2026, 11, 30, 23, 59, 45, tzinfo=UTC)
     post(client, tenant.admin, "/v1/responses", answer)
     assert revision(db, tenant.system.id) == before + 1
+
+
+def test_the_publisher_outlives_a_database_it_cannot_reach(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'publisher.db'}")
+    publisher = Publisher(make_sessionmaker(engine), 3600, lambda: datetime.now(UTC))
+    publisher.start()
+    try:
+        for _ in range(3):
+            publisher.nudge()
+            threading.Event().wait(Publisher.SETTLE + 0.2)
+        assert publisher.alive()
+    finally:
+        publisher.stop()
+        engine.dispose()
+    assert not publisher.alive()
