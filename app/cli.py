@@ -11,7 +11,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ProblemError
@@ -226,15 +226,26 @@ def publish(
     engine, factory = _database()
     try:
         while True:
+            failed = 0
             try:
                 for done in publish_pending(factory, lambda: datetime.now(UTC)):
-                    err.print(f"{done.system}/{done.pulse}: computed in {done.seconds:.2f} s")
+                    if done.error is None:
+                        err.print(f"{done.system}/{done.pulse}: computed in {done.seconds:.2f} s")
+                    else:
+                        failed += 1
+                        err.print(f"{done.system}/{done.pulse}: failed: {done.error}")
             except OperationalError as exc:
                 if not watch:
                     _fail(f"The database cannot be reached: {exc.orig}")
                 err.print(f"The database cannot be reached; trying again in {interval:g} s.")
+            except SQLAlchemyError as exc:
+                if not watch:
+                    _fail(f"Publishing failed: {exc}")
+                err.print(f"Publishing failed ({exc}); trying again in {interval:g} s.")
             if not watch:
-                err.print("The results of every closed pulse are current.")
+                if failed:
+                    _fail(f"{failed} pulse(s) could not be published.")
+                err.print("The results of the recent closed pulses are current.")
                 break
             time.sleep(interval)
     except KeyboardInterrupt:

@@ -140,7 +140,12 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
 def _clock(app: FastAPI) -> datetime:
     """The time the routes see: tests replace ``get_now`` with a clock they move."""
     override = app.dependency_overrides.get(get_now)
-    return override() if override is not None else datetime.now(UTC)
+    if override is None:
+        return datetime.now(UTC)
+    now = override()
+    if not isinstance(now, datetime):  # e.g. an async override: the publisher cannot await it
+        raise TypeError("an override of get_now must be a plain function returning a datetime")
+    return now
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -153,7 +158,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.engine = engine or make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.publisher = None
-        if settings.publish_interval > 0:
+        # A thread of its own would open another, empty, in-memory SQLite database.
+        in_memory = settings.database_url in ("sqlite://", "sqlite:///:memory:")
+        if settings.publish_interval > 0 and not in_memory:
             app.state.publisher = Publisher(
                 app.state.sessionmaker, settings.publish_interval, lambda: _clock(app)
             )

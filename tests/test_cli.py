@@ -107,7 +107,7 @@ def test_publish_computes_the_results_that_are_due_and_then_nothing(env: dict[st
     assert code == 0
     computed = [line for line in err.splitlines() if ": computed in " in line]
     assert len(computed) == 6 and all(line.startswith("demo/") for line in computed)
-    assert "every closed pulse are current" in err
+    assert "recent closed pulses are current" in err
     code, _, err = run(env, "publish")
     assert code == 0 and ": computed in " not in err
 

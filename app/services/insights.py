@@ -38,7 +38,7 @@ from app.models import (
 from app.services.aggregation import profile_moments, response_counts
 from app.services.bulk import insert_rows
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise, revision
+from app.services.revisions import revise
 from app.vocab import DIMENSIONS, PulseStatus
 
 # Earlier pulses a computation reads: falling pools up to three published ones, a
@@ -108,6 +108,8 @@ class _Inputs:
     system: System
     pulse: Pulse
     earlier: list[Pulse]
+    k: int
+    adoption_months: int
     rules: dict[str, Any] | None  # as stored; None for the defaults
     version: int
     key: str
@@ -121,23 +123,30 @@ def _inputs(
 ) -> _Inputs:
     """What a pulse's results depend on, summed up in a short key that is cheap to make.
 
-    The system's revision moves with every change to structure, rules, or responses of
-    closed pulses (including a response whose request was under way as its pulse closed:
-    see ``services.responses.ingest`` and ``services.structure.close_pulse``); the earlier
-    closed pulses change as pulses close.
+    The system's revision moves with every change to structure and rules; its settings are
+    read with it, so a computation uses the settings its key names. A pulse's revision
+    moves when its responses change after it closed (a late upload, an erasure, a response
+    whose request was under way as it closed: see ``services.responses.ingest`` and
+    ``services.structure.close_pulse``); the earlier closed pulses change as pulses close.
     """
     closed = closed_pulses(session, system.id, now) if closed is None else closed
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
+    system_revision, k, adoption_months = session.execute(
+        select(System.revision, System.min_group_size, System.adoption_months).where(
+            System.id == system.id
+        )
+    ).one()
     stored = session.get(RuleSet, system.id)
     rules, version = (None, 1) if stored is None else (stored.rules, stored.version)
     facts = [
-        revision(session, system.id),
+        system_revision,
+        k,
+        adoption_months,
         version,
-        str(closes_on(pulse)),
-        [[p.id, str(closes_on(p))] for p in earlier],
+        [[p.id, str(closes_on(p)), p.revision] for p in [*earlier, pulse]],
     ]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()
-    return _Inputs(system, pulse, earlier, rules, version, key)
+    return _Inputs(system, pulse, earlier, k, adoption_months, rules, version, key)
 
 
 def inputs_key(
@@ -176,9 +185,11 @@ def publish(
         return done
     if session.get_bind().dialect.name == "postgresql":
         # One computation per system at a time: a second reader waits, then finds it done
-        # (so look again), and rows are stamped in the order they are committed (below).
+        # (so look again, at everything afresh), and rows are stamped in the order they are
+        # committed (below).
         session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
-        inputs, done = _kept(session, system, pulse, now, closed)
+        session.expire_all()
+        inputs, done = _kept(session, system, pulse, now, None)
         if done is not None and done.inputs == inputs.key:
             return done
     # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
@@ -229,8 +240,8 @@ def _compute(session: Session, inputs: _Inputs) -> tuple[dict[CellRow, dict[str,
         teams=tuple(teams),
         responses={(key_of[p], team): n for (p, team), n in counts.items()},
         scores={(key_of[p], dimension): m for (p, dimension), m in moments.items()},
-        k=inputs.system.min_group_size,
-        adoption_months=inputs.system.adoption_months,
+        k=inputs.k,
+        adoption_months=inputs.adoption_months,
     )
     # The flags' publication decisions serve the cells too: deciding again would double
     # the cost of a first read.

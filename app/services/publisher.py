@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import READ_ONLY
@@ -29,6 +30,10 @@ from app.services.insights import closed_pulses, inputs_key, publish
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# The publisher keeps the results of each system's latest closed pulses current (those
+# analysts and feeds read most); older ones are computed by the read that wants them.
+RECENT = 6
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,11 @@ class Published:
     system: str
     pulse: str
     seconds: float
+    error: str | None = None  # why it failed, if it did
 
 
 def pending(session: Session, now: datetime) -> list[Pending]:
-    """Every closed pulse whose results must be (re)computed, latest pulses first."""
+    """The recent closed pulses whose results must be (re)computed, latest pulses first."""
     found = []
     systems = session.execute(select(System.id, System.slug).order_by(System.id)).all()
     for system_id, slug in systems:
@@ -66,7 +72,7 @@ def pending(session: Session, now: datetime) -> list[Pending]:
                 )
             ).all()
         )
-        for age, pulse in enumerate(reversed(closed)):
+        for age, pulse in enumerate(reversed(closed[-RECENT:])):
             if kept.get(pulse.id) != inputs_key(session, system, pulse, now, closed):
                 found.append(Pending(system_id, slug, pulse.id, pulse.key, age))
     return sorted(found, key=lambda p: (p.age, p.system_id))
@@ -86,13 +92,21 @@ def publish_pending(
         if stopping():
             break
         start = time.perf_counter()
-        with factory() as session:
-            system = session.get(System, item.system_id)
-            pulse = session.get(Pulse, item.pulse_id)
-            if system is None or pulse is None:
-                continue
-            publish(session, system, pulse, now())
-            session.commit()
+        try:
+            with factory() as session:
+                system = session.get(System, item.system_id)
+                pulse = session.get(Pulse, item.pulse_id)
+                if system is None or pulse is None:
+                    continue
+                publish(session, system, pulse, now())
+                session.commit()
+        except OperationalError:
+            raise  # the database is out of reach: nothing else will work either
+        except Exception as exc:  # one pulse failing must not keep the others from publishing
+            log.exception("publishing %s/%s failed", item.system, item.pulse)
+            seconds = time.perf_counter() - start
+            done.append(Published(item.system, item.pulse, seconds, f"{type(exc).__name__}: {exc}"))
+            continue
         done.append(Published(item.system, item.pulse, time.perf_counter() - start))
         log.info("published %s/%s in %.2f s", item.system, item.pulse, done[-1].seconds)
     return done

@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise, writing_to
+from app.services.revisions import revise_pulse, writing_to
 from app.vocab import DIMENSIONS, PulseStatus
 
 RESPONSE_TABLE = cast(Table, Response.__table__)
@@ -86,8 +86,11 @@ class References:
         stmt = select(Pulse).where(Pulse.system_id == self.system_id)
         if keys is not None:
             stmt = stmt.where(Pulse.key.in_(keys))
-        # Locked before their state is read, so none of them closes until this commits.
-        writing_to(self.session, stmt.with_only_columns(Pulse.id))
+        if keys is not None:
+            # Locked before their state is read, so none of them closes until this commits.
+            # (An import, which loads every pulse, locks none: it revises the system as it
+            # commits, whatever closed meanwhile.)
+            writing_to(self.session, stmt.with_only_columns(Pulse.id))
         stmt = stmt.execution_options(populate_existing=True)
         for pulse in self.session.scalars(stmt):
             self.pulses[pulse.key] = PulseRef(
@@ -508,7 +511,7 @@ def erase(session: Session, system_id: int, response_id: uuid.UUID | None) -> No
         raise NotFound(f"No response with id '{response_id}' in this system.")
     session.delete(response)
     session.flush()
-    revise(session, system_id)
+    revise_pulse(session, response.pulse_id)
 
 
 def ingest(
@@ -549,13 +552,14 @@ def ingest(
     # date while this transaction is still to commit: pulses are judged as they will be
     # once it has (``now`` is when the request began).
     committed = now + COMMIT_MARGIN
-    if stored.created and any(
-        ref is not None
-        and pulse_status(ref.opens_on, ref.closes_on, ref.closed_at, committed)
-        is PulseStatus.closed
-        for ref in refs.pulses.values()
-    ):
-        revise(session, system_id)
+    if stored.created:
+        for ref in refs.pulses.values():
+            if (
+                ref is not None
+                and pulse_status(ref.opens_on, ref.closes_on, ref.closed_at, committed)
+                is PulseStatus.closed
+            ):
+                revise_pulse(session, ref.id)
     return Stored(stored.created, stored.already_stored + prepared.repeats, stored.ids)
 
 

@@ -1,4 +1,7 @@
-"""The system's revision: what a kept computation of a closed pulse is checked against.
+"""Revisions: what a kept computation of a closed pulse is checked against.
+
+The system's revision moves with changes to structure, settings and anything else every
+pulse depends on; a pulse's own revision with changes to its responses after it closed.
 
 And the locks that keep a response from slipping into a pulse as it closes unseen: on
 PostgreSQL a transaction storing responses holds a shared advisory lock on each pulse it
@@ -7,11 +10,14 @@ exclusive one, so it waits for those writers and later writers see it closed. (S
 runs writers one at a time.)
 """
 
-from sqlalchemy import Select, func, select, update
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import RESULTS_DUE
-from app.models import System
+from app.models import Pulse, System
 
 
 def revise(session: Session, system_id: int) -> None:
@@ -26,6 +32,12 @@ def revise(session: Session, system_id: int) -> None:
     )
 
 
+def revise_pulse(session: Session, pulse_id: int) -> None:
+    """Record that the responses of a pulse changed after it closed (or as it closes)."""
+    results_due(session)
+    session.execute(update(Pulse).where(Pulse.id == pulse_id).values(revision=Pulse.revision + 1))
+
+
 def revision(session: Session, system_id: int) -> int:
     """The system's current revision."""
     return session.execute(select(System.revision).where(System.id == system_id)).scalar_one()
@@ -38,16 +50,31 @@ def results_due(session: Session) -> None:
 
 # The first key of the advisory locks on pulses (the second: a pulse id).
 PULSE_LOCK_SPACE = 7302
+# A close waits for batches being stored (a second or two), a batch for a close (less):
+# anything longer is something stuck.
+PULSE_LOCK_TIMEOUT = "10s"
 
 
 def writing_to(session: Session, pulse_ids: Select[tuple[int]]) -> None:
     """Hold off closing the pulses ``pulse_ids`` selects until this transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
-        for pulse_id in sorted(session.scalars(pulse_ids)):
-            session.execute(select(func.pg_advisory_xact_lock_shared(PULSE_LOCK_SPACE, pulse_id)))
+        with _lock_timeout(session):
+            for pulse_id in sorted(session.scalars(pulse_ids)):
+                session.execute(
+                    select(func.pg_advisory_xact_lock_shared(PULSE_LOCK_SPACE, pulse_id))
+                )
 
 
 def closing(session: Session, pulse_id: int) -> None:
     """Wait for transactions writing to this pulse, and hold off new ones (PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(PULSE_LOCK_SPACE, pulse_id)))
+        with _lock_timeout(session):
+            session.execute(select(func.pg_advisory_xact_lock(PULSE_LOCK_SPACE, pulse_id)))
+
+
+@contextmanager
+def _lock_timeout(session: Session) -> Iterator[None]:
+    """Give up waiting for a pulse lock after a while (a 503 to the caller, who retries)."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{PULSE_LOCK_TIMEOUT}'"))
+    yield
+    session.execute(text("SET LOCAL lock_timeout = DEFAULT"))

@@ -218,6 +218,10 @@ def create_pulse(session: Session, system_id: int, fields: dict[str, Any], now: 
 
 def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: datetime) -> Pulse:
     """Apply changes to a pulse; a closed pulse keeps its dates, so it never reopens."""
+    if "opens_on" in changes or "closes_on" in changes:
+        # New dates may close it at once: as for a close, after any response being stored.
+        closing(session, pulse.id)
+        session.refresh(pulse)
     opens_on = changes.get("opens_on", pulse.opens_on)
     closes_on = changes.get("closes_on", pulse.closes_on)
     if closes_on < opens_on:
@@ -234,7 +238,13 @@ def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: d
     pulse.updated_at = now
     session.flush()
     # No revision: only a pulse that is not closed may change its dates, and no closed
-    # pulse's results depend on it until it closes.
+    # pulse's results depend on it until it closes; if the new dates close it, its own
+    # results are due.
+    if (
+        dates_change
+        and pulse_status(opens_on, closes_on, pulse.closed_at, now) is PulseStatus.closed
+    ):
+        results_due(session)
     return pulse
 
 

@@ -14,8 +14,7 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
-from app.services.publisher import Publisher, pending, publish_pending
-from app.services.revisions import revision
+from app.services.publisher import RECENT, Publisher, pending, publish_pending
 from app.settings import Settings
 from tests.api.conftest import Tenant
 from tests.api.world import MONTHS, post
@@ -134,8 +133,9 @@ def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
             {"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)
         ]
         post(client, admin, "/v1/responses/batch", {"responses": items})
+        threading.Event().wait(3 * Publisher.SETTLE)  # whatever the set-up nudged is done
 
-        post(client, admin, "/v1/pulses/p1/close", {})
+        post(client, admin, "/v1/pulses/p1/close", {})  # only this nudge can publish p1
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -171,16 +171,21 @@ def test_a_response_stored_as_its_pulse_closes_by_date_makes_its_results_due_aga
     body = {"key": "2026-11", "title": "now", "opens_on": "2026-11-01", "closes_on": "2026-11-30"}
     post(client, tenant.admin, "/v1/pulses", body)
     answer = {"pulse": "2026-11", "team": "t-ok1", "scores": {"support": 4}}
-    before = revision(db, tenant.system.id)
 
+    def revision_of(key: str) -> int:
+        db.expire_all()
+        return db.scalars(select(Pulse.revision).where(Pulse.key == key)).one()
+
+    before = revision_of(MONTHS[-1])
     clock.now = datetime(2026, 11, 30, 23, 50, tzinfo=UTC)  # ten minutes before it closes
     post(client, tenant.admin, "/v1/responses", answer)
-    assert revision(db, tenant.system.id) == before
+    assert revision_of("2026-11") == 0
 
     # It may commit after midnight, after the pulse's results were computed without it.
     clock.now = datetime(2026, 11, 30, 23, 59, 45, tzinfo=UTC)
     post(client, tenant.admin, "/v1/responses", answer)
-    assert revision(db, tenant.system.id) == before + 1
+    assert revision_of("2026-11") == 1
+    assert revision_of(MONTHS[-1]) == before  # only the pulse written to
 
 
 def test_the_publisher_outlives_a_database_it_cannot_reach(tmp_path: Path) -> None:
@@ -196,3 +201,65 @@ def test_the_publisher_outlives_a_database_it_cannot_reach(tmp_path: Path) -> No
         publisher.stop()
         engine.dispose()
     assert not publisher.alive()
+
+
+def test_a_late_upload_makes_that_pulse_and_those_that_look_back_at_it_due_again(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    world: dict[str, Any],
+    clock: Clock,
+) -> None:
+    publish_pending(session_factory, clock)
+    late = {"pulse": MONTHS[1], "team": "t-ok1", "scores": {"support": 1}}
+
+    post(client, tenant.admin, "/v1/responses", late)
+
+    # Every later pulse reads the four before it; the pulse before is untouched.
+    assert [p.pulse for p in pending(db, clock.now)] == MONTHS[1:][::-1]
+    publish_pending(session_factory, clock)
+    stored = client.get("/v1/responses", params={"limit": 1}, headers=tenant.admin).json()
+    erased = stored["data"][0]
+    assert client.delete(f"/v1/responses/{erased['id']}", headers=tenant.admin).status_code == 204
+    later = MONTHS[MONTHS.index(erased["pulse"]) :]
+    assert [p.pulse for p in pending(db, clock.now)] == later[::-1]
+
+
+def test_new_dates_that_close_a_pulse_make_its_results_due(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    world: dict[str, Any],
+    clock: Clock,
+) -> None:
+    publish_pending(session_factory, clock)
+    body = {"key": "2026-11", "title": "now", "opens_on": "2026-11-01", "closes_on": "2026-11-30"}
+    post(client, tenant.admin, "/v1/pulses", body)
+
+    changed = client.patch(
+        "/v1/pulses/2026-11", json={"closes_on": "2026-11-20"}, headers=tenant.admin
+    )
+
+    assert changed.status_code == 200 and changed.json()["status"] == "closed"
+    assert [p.pulse for p in pending(db, clock.now)] == ["2026-11"]
+
+
+def test_the_publisher_looks_at_only_the_recent_closed_pulses(
+    client: TestClient, db: Session, tenant: Tenant, clock: Clock
+) -> None:
+    for month in range(1, 10):
+        first = date(2026, month, 1)
+        last = date(2026, month + 1, 1) - timedelta(days=1)
+        body = {
+            "key": f"{first:%Y-%m}",
+            "title": "m",
+            "opens_on": str(first),
+            "closes_on": str(last),
+        }
+        post(client, tenant.admin, "/v1/pulses", body)
+
+    due = [p.pulse for p in pending(db, clock.now)]
+
+    assert due == [f"2026-{m:02d}" for m in range(9, 9 - RECENT, -1)]

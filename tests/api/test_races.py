@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.main import create_app
 from app.models import (
@@ -34,6 +34,7 @@ from app.models import (
 )
 from app.schemas.responses import ResponseCreate
 from app.services.idempotency import lock_id
+from app.services.insights import publish
 from app.services.responses import ingest
 from app.services.structure import close_pulse, get_pulse
 from app.settings import Settings
@@ -249,3 +250,58 @@ def _portal_key(engine: Engine, system_id: int) -> str:
         system = session.get(System, system_id)
         assert system is not None
         return make_key(session, system, Scope.responses_write)
+
+
+def test_new_dates_that_close_a_pulse_wait_for_the_responses_being_stored_into_it(
+    live: Live, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs writers one at a time: a change cannot overlap a write")
+    yesterday = str(datetime.now(UTC).date() - timedelta(days=1))
+    with Session(engine) as writer, ThreadPoolExecutor(1) as pool:
+        item = ResponseCreate.model_validate(answer())
+        ingest(writer, live.system_id, [(0, item)], datetime.now(UTC), False, str)
+        patching = pool.submit(
+            live.client.patch,
+            "/v1/pulses/p1",
+            json={"opens_on": yesterday, "closes_on": yesterday},
+            headers=live.headers,
+        )
+        assert not threading.Event().wait(1.0) and not patching.done()
+        writer.commit()
+        assert patching.result(timeout=60).status_code == 200
+    assert live.stored() == 1
+
+
+def test_results_are_computed_with_the_settings_their_key_names(live: Live, engine: Engine) -> None:
+    # Six responses: team t1 is published at k=5, and must not be once k is 10.
+    batch = {"responses": [answer() for _ in range(6)]}
+    assert (
+        live.client.post("/v1/responses/batch", json=batch, headers=live.headers).status_code == 201
+    )
+    assert live.client.post("/v1/pulses/p1/close", json={}, headers=live.headers).status_code == 200
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as reader:
+        system = reader.get(System, live.system_id)  # loaded before k changes, kept after
+        pulse = get_pulse(reader, live.system_id, "p1")
+        publish(reader, system, pulse, datetime.now(UTC))  # type: ignore[arg-type]
+        reader.commit()
+        assert _team_cell(engine, pulse.id) == 6
+
+        body = {"min_group_size": 10}
+        assert live.client.patch("/v1/system", json=body, headers=live.headers).status_code == 200
+        publish(reader, system, pulse, datetime.now(UTC))  # type: ignore[arg-type]
+        reader.commit()
+        assert _team_cell(engine, pulse.id) is None
+
+
+def _team_cell(engine: Engine, pulse_id: int) -> int | None:
+    with Session(engine) as session:
+        return session.scalar(
+            select(ScoreCell.n).where(
+                ScoreCell.pulse_id == pulse_id,
+                ScoreCell.scope == "team",
+                ScoreCell.segment_type.is_(None),
+                ScoreCell.dimension == "support",
+            )
+        )
