@@ -2,10 +2,12 @@
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,12 +16,27 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
-from app.services.publisher import RECENT, Publisher, pending, publish_pending
+from app.services.publisher import RECENT, Published, Publisher, pending, publish_pending
 from app.settings import Settings
 from tests.api.conftest import Tenant
 from tests.api.world import MONTHS, post
 from tests.builders import make_key, make_system
 from tests.conftest import Clock
+
+Publish = Callable[[], list[Published]]
+
+
+@pytest.fixture
+def published(
+    world: dict[str, Any], session_factory: sessionmaker[Session], clock: Clock
+) -> Publish:
+    """The shared world with every closed pulse published; call it to publish again."""
+
+    def again() -> list[Published]:
+        return publish_pending(session_factory, clock)
+
+    again()
+    return again
 
 
 def computed(db: Session) -> dict[str, datetime]:
@@ -55,14 +72,8 @@ def test_every_closed_pulse_is_pending_until_published_latest_first(
 
 
 def test_a_read_after_publishing_reads_and_does_not_recompute(
-    client: TestClient,
-    db: Session,
-    session_factory: sessionmaker[Session],
-    tenant: Tenant,
-    world: dict[str, Any],
-    clock: Clock,
+    client: TestClient, db: Session, tenant: Tenant, published: Publish, clock: Clock
 ) -> None:
-    publish_pending(session_factory, clock)
     before = computed(db)
     clock.now += timedelta(hours=1)
 
@@ -76,21 +87,15 @@ def test_a_read_after_publishing_reads_and_does_not_recompute(
 
 
 def test_changes_that_reach_closed_pulses_make_them_pending_again(
-    client: TestClient,
-    db: Session,
-    session_factory: sessionmaker[Session],
-    tenant: Tenant,
-    world: dict[str, Any],
-    clock: Clock,
+    client: TestClient, db: Session, tenant: Tenant, published: Publish, clock: Clock
 ) -> None:
-    publish_pending(session_factory, clock)
     rules = client.get("/v1/rules", headers=tenant.admin).json()
     rules["rules"]["falling"]["amber_fall"] = 0.6
 
     assert client.put("/v1/rules", json=rules, headers=tenant.admin).status_code == 200
 
     assert [p.pulse for p in pending(db, clock.now)] == MONTHS[::-1]
-    publish_pending(session_factory, clock)
+    published()
     assert pending(db, clock.now) == []
     # A new pulse changes nothing published; an early close makes that pulse, and only
     # it, pending from the moment it closes.
@@ -204,21 +209,15 @@ def test_the_publisher_outlives_a_database_it_cannot_reach(tmp_path: Path) -> No
 
 
 def test_a_late_upload_makes_that_pulse_and_those_that_look_back_at_it_due_again(
-    client: TestClient,
-    db: Session,
-    session_factory: sessionmaker[Session],
-    tenant: Tenant,
-    world: dict[str, Any],
-    clock: Clock,
+    client: TestClient, db: Session, tenant: Tenant, published: Publish, clock: Clock
 ) -> None:
-    publish_pending(session_factory, clock)
     late = {"pulse": MONTHS[1], "team": "t-ok1", "scores": {"support": 1}}
 
     post(client, tenant.admin, "/v1/responses", late)
 
     # Every later pulse reads the four before it; the pulse before is untouched.
     assert [p.pulse for p in pending(db, clock.now)] == MONTHS[1:][::-1]
-    publish_pending(session_factory, clock)
+    published()
     stored = client.get("/v1/responses", params={"limit": 1}, headers=tenant.admin).json()
     erased = stored["data"][0]
     assert client.delete(f"/v1/responses/{erased['id']}", headers=tenant.admin).status_code == 204
@@ -227,14 +226,8 @@ def test_a_late_upload_makes_that_pulse_and_those_that_look_back_at_it_due_again
 
 
 def test_new_dates_that_close_a_pulse_make_its_results_due(
-    client: TestClient,
-    db: Session,
-    session_factory: sessionmaker[Session],
-    tenant: Tenant,
-    world: dict[str, Any],
-    clock: Clock,
+    client: TestClient, db: Session, tenant: Tenant, published: Publish, clock: Clock
 ) -> None:
-    publish_pending(session_factory, clock)
     body = {"key": "2026-11", "title": "now", "opens_on": "2026-11-01", "closes_on": "2026-11-30"}
     post(client, tenant.admin, "/v1/pulses", body)
 
