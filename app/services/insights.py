@@ -86,8 +86,12 @@ def closes_on(pulse: Pulse) -> date:
 
 def closed_pulses(session: Session, system_id: int, now: datetime) -> list[Pulse]:
     """The system's closed pulses in the order they opened."""
+    # Read afresh (not from the session's identity map): their state is part of the key.
     pulses = session.scalars(
-        select(Pulse).where(Pulse.system_id == system_id).order_by(Pulse.opens_on, Pulse.key)
+        select(Pulse)
+        .where(Pulse.system_id == system_id)
+        .order_by(Pulse.opens_on, Pulse.key)
+        .execution_options(populate_existing=True)
     )
     return [
         p
@@ -101,6 +105,9 @@ def is_closed(pulse: Pulse, now: datetime) -> bool:
 
 
 # -- computing ------------------------------------------------------------------------------
+
+
+CellRow = tuple[str, str, str | None, str, str | None, str | None]  # the identity of a cell
 
 
 @dataclass(frozen=True)
@@ -192,26 +199,68 @@ def publish(
         inputs, done = _kept(session, system, pulse, now, None)
         if done is not None and done.inputs == inputs.key:
             return done
+    cells, flags = _compute(session, inputs)
+    return _write(session, inputs, done, cells, flags, now)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Results of a pulse computed from one read of their inputs, not yet kept."""
+
+    key: str
+    cells: dict[CellRow, dict[str, Any]]
+    flags: list[Flag]
+
+
+def compute(session: Session, system: System, pulse: Pulse, now: datetime) -> Computed | None:
+    """A pulse's results, computed without writing; None when the kept ones are current.
+
+    With ``keep``, for SQLite, where a transaction that writes holds the whole database:
+    the computation reads in a transaction of its own, and only keeping the results writes.
+    """
+    inputs, done = _kept(session, system, pulse, now, None)
+    if done is not None and done.inputs == inputs.key:
+        return None
+    cells, flags = _compute(session, inputs)
+    return Computed(inputs.key, cells, flags)
+
+
+def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now: datetime) -> bool:
+    """Keep results computed earlier, if their inputs are still those now (else False)."""
+    inputs, done = _kept(session, system, pulse, now, None)
+    if inputs.key != computed.key:
+        return False
+    if done is None or done.inputs != inputs.key:
+        _write(session, inputs, done, computed.cells, computed.flags, now)
+    return True
+
+
+def _write(
+    session: Session,
+    inputs: _Inputs,
+    done: Publication | None,
+    cells: dict[CellRow, dict[str, Any]],
+    flags: list[Flag],
+    now: datetime,
+) -> Publication:
+    """Make the kept results of a pulse these, and record the inputs they are from."""
+    system_id = inputs.system.id
     # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
     # written later from sorting before rows a reader has already paged past.
     last = session.scalar(
-        select(func.max(Publication.computed_at)).where(Publication.system_id == system.id)
+        select(func.max(Publication.computed_at)).where(Publication.system_id == system_id)
     )
     now = max(now, last + timedelta(microseconds=1)) if last is not None else now
-    cells, flags = _compute(session, inputs)
     _sync_cells(session, inputs, cells, now)
     _sync_flags(session, inputs, flags, now)
     if done is None:
-        done = Publication(system_id=system.id, pulse_id=pulse.id)
+        done = Publication(system_id=system_id, pulse_id=inputs.pulse.id)
         session.add(done)
     done.inputs = inputs.key
     done.rules_version = inputs.version
     done.computed_at = now
     session.flush()
     return done
-
-
-CellRow = tuple[str, str, str | None, str, str | None, str | None]  # the identity of a cell
 
 
 def _teams(session: Session, system_id: int) -> list[TeamFacts]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import READ_ONLY
 from app.models import Publication, Pulse, System
-from app.services.insights import closed_pulses, inputs_key, publish
+from app.services.insights import closed_pulses, compute, inputs_key, keep, publish
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ Clock = Callable[[], datetime]
 # The publisher keeps the results of each system's latest closed pulses current (those
 # analysts and feeds read most); older ones are computed by the read that wants them.
 RECENT = 6
+# How many times the publisher computes a pulse whose inputs change while it computes.
+KEEP_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,7 @@ def publish_pending(
             break
         start = time.perf_counter()
         try:
-            with factory() as session:
-                system = session.get(System, item.system_id)
-                pulse = session.get(Pulse, item.pulse_id)
-                if system is None or pulse is None:
-                    continue
-                publish(session, system, pulse, now())
-                session.commit()
+            _publish_one(factory, item, now)
         except OperationalError:
             raise  # the database is out of reach: nothing else will work either
         except Exception as exc:  # one pulse failing must not keep the others from publishing
@@ -110,6 +106,37 @@ def publish_pending(
         done.append(Published(item.system, item.pulse, time.perf_counter() - start))
         log.info("published %s/%s in %.2f s", item.system, item.pulse, done[-1].seconds)
     return done
+
+
+def _publish_one(factory: sessionmaker[Session], item: Pending, now: Clock) -> None:
+    """Compute and keep one pulse's results."""
+    with factory() as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if not sqlite:  # computing in the transaction that keeps: see insights.publish
+            system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
+            if system is not None and pulse is not None:
+                publish(session, system, pulse, now())
+                session.commit()
+            return
+    # SQLite: compute in a read transaction, so writers wait only while the results are kept;
+    # if the inputs changed meanwhile, compute again.
+    for _ in range(KEEP_ATTEMPTS):
+        with factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
+            if system is None or pulse is None:
+                return
+            computed = compute(session, system, pulse, now())
+        if computed is None:
+            return
+        with factory() as session:
+            system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
+            if system is None or pulse is None:
+                return
+            if keep(session, system, pulse, computed, now()):
+                session.commit()
+                return
+    raise RuntimeError(f"the inputs kept changing over {KEEP_ATTEMPTS} computations")
 
 
 class Publisher:

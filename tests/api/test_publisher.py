@@ -16,7 +16,9 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
+from app.services.insights import compute, keep
 from app.services.publisher import RECENT, Published, Publisher, pending, publish_pending
+from app.services.structure import get_pulse
 from app.settings import Settings
 from tests.api.conftest import Tenant
 from tests.api.world import MONTHS, post
@@ -256,3 +258,24 @@ def test_the_publisher_looks_at_only_the_recent_closed_pulses(
     due = [p.pulse for p in pending(db, clock.now)]
 
     assert due == [f"2026-{m:02d}" for m in range(9, 9 - RECENT, -1)]
+
+
+def test_results_computed_from_inputs_that_changed_meanwhile_are_not_kept(
+    client: TestClient, db: Session, tenant: Tenant, published: Publish, clock: Clock
+) -> None:
+    late = {"pulse": MONTHS[-1], "team": "t-ok1", "scores": {"support": 1}}
+    post(client, tenant.admin, "/v1/responses", late)
+    system, pulse = tenant.system, get_pulse(db, tenant.system.id, MONTHS[-1])
+    before = computed(db)[MONTHS[-1]]
+
+    early = compute(db, system, pulse, clock.now)
+    post(client, tenant.admin, "/v1/responses", late)  # lands while it computes
+    assert early is not None and not keep(db, system, pulse, early, clock.now)
+    db.expire_all()
+    assert computed(db)[MONTHS[-1]] == before
+
+    fresh = compute(db, system, pulse, clock.now)
+    assert fresh is not None and keep(db, system, pulse, fresh, clock.now)
+    db.expire_all()
+    assert computed(db)[MONTHS[-1]] > before
+    assert compute(db, system, pulse, clock.now) is None
