@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.db import make_engine
 from app.models import Publication, Pulse, System
 from app.services import insights
+from app.vocab import DIMENSIONS
 from bench.common import PULSE, ROOT, dsn, free_port, make_structure, scratch_database
 from bench.insights import monthly_pulses
 
@@ -39,7 +40,6 @@ SELECT = (
     "FROM score_cell c JOIN pulse p ON p.id = c.pulse_id WHERE c.system_id = 1 "
     "ORDER BY c.updated_at, c.id"
 )
-DIMENSIONS = ("purpose", "belief", "support", "new_ways_of_working", "partner_relationships")
 
 
 def load(url: str, rows: int) -> None:

@@ -25,9 +25,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.services.imports import COLUMNS
+from app.vocab import DIMENSIONS
 from bench.common import PULSE, dsn, live_server, make_structure, open_pulse, rate, scratch_database
 
-DIMENSIONS = ("purpose", "belief", "support", "new_ways_of_working", "partner_relationships")
 ROLES = ("frontline", "frontline", "frontline", "team_lead", "manager", "senior_leader")
 PROFESSIONS = ("nursing", "social_work", "therapy", "medical", "care_support", "admin", "other")
 KINDS = (
@@ -122,16 +123,7 @@ def bench_driver(url: str, rows: list[dict[str, object]]) -> float:
 
 def bench_import(url: str, rows: list[dict[str, object]], folder: Path) -> float:
     path = folder / "responses.csv"
-    columns = [
-        "pulse",
-        "team",
-        *DIMENSIONS,
-        "role",
-        "profession",
-        "organisation",
-        "submitted_at",
-        "external_id",
-    ]
+    columns = list(COLUMNS)  # the import's own
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)

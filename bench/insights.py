@@ -34,9 +34,9 @@ from app.db import make_engine, make_sessionmaker
 from app.schemas.responses import ResponseCreate
 from app.services.publisher import pending, publish_pending
 from app.services.responses import ingest
+from app.vocab import DIMENSIONS
 from bench.common import live_server, make_structure, scratch_database
 
-DIMENSIONS = ("purpose", "belief", "support", "new_ways_of_working", "partner_relationships")
 PROFESSIONS = ("nursing", "social_work", "therapy", "medical", "care_support", "admin", "other")
 KINDS = ("nhs_trust", "local_authority", "primary_care")
 

@@ -79,22 +79,14 @@ def hierarchy_gap(
     gap: float, p_adjusted: float, *, amber_gap: float, red_gap: float | None, alpha: float
 ) -> Severity | None:
     """Leaders and frontline amber_gap (0.75) apart or more, credibly, is amber; red_gap red."""
-    if not credible(p_adjusted, alpha):
-        return None
-    return _grade(
-        at_least(abs(gap), amber_gap), red_gap is not None and at_least(abs(gap), red_gap)
-    )
+    return _credible_gap(abs(gap), p_adjusted, amber_gap, red_gap, alpha)
 
 
 def partner_divide(
     gap: float, p_adjusted: float, *, amber_gap: float, red_gap: float | None, alpha: float
 ) -> Severity | None:
     """Two organisation kinds amber_gap (0.75) apart or more, credibly, is amber; red_gap red."""
-    if not credible(p_adjusted, alpha):
-        return None
-    return _grade(
-        at_least(abs(gap), amber_gap), red_gap is not None and at_least(abs(gap), red_gap)
-    )
+    return _credible_gap(abs(gap), p_adjusted, amber_gap, red_gap, alpha)
 
 
 def below_place(
@@ -106,11 +98,16 @@ def below_place(
     alpha: float,
 ) -> Severity | None:
     """A team mean amber_gap (0.75) or more below the rest of its place, credibly, is amber."""
+    return _credible_gap(shortfall, p_adjusted, amber_gap, red_gap, alpha)
+
+
+def _credible_gap(
+    gap: float, p_adjusted: float, amber_gap: float, red_gap: float | None, alpha: float
+) -> Severity | None:
+    """Amber at amber_gap or more, red at red_gap or more, once the gap is credible."""
     if not credible(p_adjusted, alpha):
         return None
-    return _grade(
-        at_least(shortfall, amber_gap), red_gap is not None and at_least(shortfall, red_gap)
-    )
+    return _grade(at_least(gap, amber_gap), red_gap is not None and at_least(gap, red_gap))
 
 
 def low_participation(

@@ -1,8 +1,10 @@
 """Insights: scores and warning signs of closed pulses, and the rulebook."""
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
 
 from app.analysis.rulebook import RULES, RulebookError
 from app.api.deps import (
@@ -51,13 +53,7 @@ def team_scores(
     """A team's participation and scores per pulse; scores only once a pulse is closed."""
     team = structure.get_by_code(session, Team, caller.system_id, code)
     place = session.get_one(Place, team.place_id)
-    chunk = structure.list_pulses(
-        session, caller.system_id, cursor, limit, key=pulse, started_by=now
-    )
-    entries = insights.scores(
-        session, caller.system, chunk.rows, place.code, [team], team.code, now
-    )
-    return page(request, chunk, entries)
+    return _scores_page(request, caller, session, now, place, [team], team, pulse, limit, cursor)
 
 
 @computed.get(
@@ -78,10 +74,27 @@ def place_scores(
     """A place's participation and scores per pulse; scores only once a pulse is closed."""
     place = structure.get_by_code(session, Place, caller.system_id, code)
     teams = structure.teams_of(session, place.id)
+    return _scores_page(request, caller, session, now, place, teams, None, pulse, limit, cursor)
+
+
+def _scores_page(
+    request: Request,
+    caller: Caller,
+    session: Session,
+    now: datetime,
+    place: Place,
+    teams: list[Team],
+    team: Team | None,
+    pulse: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """A page of pulses with the scores of a team, or of a place (``team`` None)."""
     chunk = structure.list_pulses(
         session, caller.system_id, cursor, limit, key=pulse, started_by=now
     )
-    entries = insights.scores(session, caller.system, chunk.rows, place.code, teams, None, now)
+    code = None if team is None else team.code
+    entries = insights.scores(session, caller.system, chunk.rows, place.code, teams, code, now)
     return page(request, chunk, entries)
 
 

@@ -479,13 +479,14 @@ def scores(
     codes = [t.code for t in teams]
     headcounts = [t.headcount for t in teams]
     headcount = None if not teams or None in headcounts else sum(h or 0 for h in headcounts)
+    closed = closed_pulses(session, system.id, now)  # once, not once per pulse
     entries = []
     for pulse in pulses:
         status = pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now)
         responses = sum(counts.get((pulse.id, code), 0) for code in codes)
         dimensions: list[dict[str, Any]] = []
         if status is PulseStatus.closed:
-            publish(session, system, pulse, now)
+            publish(session, system, pulse, now, closed)
             dimensions = _dimensions(
                 _cells(session, pulse, "team" if team else "place", place, team)
             )
