@@ -62,21 +62,18 @@ class Published:
 def pending(session: Session, now: datetime) -> list[Pending]:
     """The recent closed pulses whose results must be (re)computed, latest pulses first."""
     found = []
-    systems = session.execute(select(System.id, System.slug).order_by(System.id)).all()
-    for system_id, slug in systems:
-        system = session.get(System, system_id)
-        assert system is not None
-        closed = closed_pulses(session, system_id, now)
+    for system in session.scalars(select(System).order_by(System.id)).all():
+        closed = closed_pulses(session, system.id, now)
         kept = dict(
             session.execute(
                 select(Publication.pulse_id, Publication.inputs).where(
-                    Publication.system_id == system_id
+                    Publication.system_id == system.id
                 )
             ).all()
         )
         for age, pulse in enumerate(reversed(closed[-RECENT:])):
             if kept.get(pulse.id) != inputs_key(session, system, pulse, now, closed):
-                found.append(Pending(system_id, slug, pulse.id, pulse.key, age))
+                found.append(Pending(system.id, system.slug, pulse.id, pulse.key, age))
     return sorted(found, key=lambda p: (p.age, p.system_id))
 
 
