@@ -24,8 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.analysis.cells import role_group
-from app.analysis.disclosure import Profile
+from app.analysis.cells import Profile, role_group
 from app.analysis.engine import warning_signs
 from app.analysis.rulebook import Rulebook
 from app.analysis.snapshot import Pulse, Snapshot, Team

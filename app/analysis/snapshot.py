@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from app.analysis.disclosure import Profile
+from app.analysis.cells import Profile
 from app.analysis.rules import Severity
 from app.analysis.stats import Moments
 

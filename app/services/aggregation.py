@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from app.analysis.disclosure import Profile
+from app.analysis.cells import Profile
 from app.analysis.stats import Moments
 from app.models import SCORE_SCALE, Organisation, Response, Team
 from app.vocab import DIMENSIONS, Role

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.analysis.disclosure import CellKey
+from app.analysis.cells import CellKey
 from app.analysis.engine import assess
 from app.analysis.rulebook import Rulebook
 from app.analysis.snapshot import Flag, Snapshot

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.analysis.disclosure import CellKey
+from app.analysis.cells import CellKey
 from app.vocab import Scope
 from tests.api.conftest import Tenant
 from tests.api.world import KIND_ORG, answers, post, structure

@@ -1,13 +1,7 @@
 import pytest
 
-from app.analysis.disclosure import (
-    CellKey,
-    Profile,
-    cell_counts,
-    disclose,
-    publishable,
-    role_group,
-)
+from app.analysis.cells import CellKey, Profile, cell_counts, role_group
+from app.analysis.disclosure import disclose, publishable
 from app.analysis.stats import Moments
 
 
@@ -83,21 +77,23 @@ def test_the_unpublished_remainder_of_several_segments_is_empty_or_large_enough(
 
 
 @pytest.mark.parametrize(
-    ("sizes", "teams_shown"),
+    ("sizes", "place_shown", "teams_shown"),
     [
-        ({"a": 10, "b": 8, "c": 3}, {"a"}),  # c alone would be place - a - b: b goes too
-        ({"a": 10, "b": 8, "c": 3, "d": 2}, {"a", "b"}),  # c + d hold 5
-        ({"a": 10, "b": 8}, {"a", "b"}),
-        ({"a": 4, "b": 4}, set()),
-        ({"a": 9, "b": 6, "c": 5, "d": 1}, {"a", "b"}),
+        # c alone would be place - a - b: the place goes, and the teams stay (teams are
+        # where people intervene, DESIGN section 3.8).
+        ({"a": 10, "b": 8, "c": 3}, False, {"a", "b"}),
+        ({"a": 10, "b": 8, "c": 3, "d": 2}, True, {"a", "b"}),  # c + d hold 5
+        ({"a": 10, "b": 8}, True, {"a", "b"}),
+        ({"a": 4, "b": 4}, True, set()),
+        ({"a": 9, "b": 6, "c": 5, "d": 1}, False, {"a", "b", "c"}),
     ],
 )
-def test_the_suppressed_teams_of_a_place_hold_none_or_enough_responses(
-    sizes: dict[str, int], teams_shown: set[str]
+def test_the_suppressed_teams_of_a_published_place_hold_none_or_enough_responses(
+    sizes: dict[str, int], place_shown: bool, teams_shown: set[str]
 ) -> None:
     published = publishable({Profile(t): n for t, n in sizes.items()}, dict.fromkeys(sizes, "p"), 5)
 
-    assert place("p") in published
+    assert (place("p") in published) is place_shown
     assert {c.subject for c in published if c.scope == "team"} == teams_shown
 
 
@@ -113,11 +109,13 @@ def test_place_by_organisation_kind_is_protected_against_team_by_organisation_ki
 
     published = publishable(counts, {"a": "p", "b": "p"}, 5)
 
+    # Team b's council figure (2) is withheld, so b's trust figure and the place's figures
+    # by kind, which would give it, go; a's breakdown and both teams stay.
     assert published == {
         place("p"),
-        place("p", "organisation_kind", "nhs_trust"),
-        place("p", "organisation_kind", "local_authority"),
         team("a"),
+        team("a", "organisation_kind", "nhs_trust"),
+        team("a", "organisation_kind", "local_authority"),
         team("b"),
     }
 
@@ -130,21 +128,28 @@ def test_segments_of_different_types_that_nest_are_not_both_published() -> None:
         ({"organisation_kind": "nhs_trust"}, 2),
     )
 
+    # Social work and the council are the same five people: one equation, kept together.
     assert {(c.segment_type, c.segment) for c in published if c.scope == "team"} == {
         (None, None),
         ("organisation_kind", "nhs_trust"),
         ("organisation_kind", "local_authority"),
+        ("profession", "social_work"),
     }
 
 
-def test_a_suppressed_team_keeps_its_breakdown_suppressed_at_place_level_too() -> None:
-    # a is suppressed so that c (3) cannot be derived; the place's frontline figure is
-    # exactly a's 5 people, so publishing it would undo that.
+def test_a_place_that_would_give_away_a_small_team_is_suppressed_and_its_teams_kept() -> None:
+    # p - a - b would be c (3): the place goes. The place's frontline figure is exactly a's
+    # 5 frontline staff, already published as a's: the same equation, so it stays.
     counts = {Profile("a", role_group="frontline"): 5, Profile("b"): 9, Profile("c"): 3}
 
     published = publishable(counts, {"a": "p", "b": "p", "c": "p"}, 5)
 
-    assert published == {place("p"), team("b")}
+    assert published == {
+        team("a"),
+        team("a", "role_group", "frontline"),
+        place("p", "role_group", "frontline"),
+        team("b"),
+    }
 
 
 def test_places_are_decided_independently() -> None:
@@ -152,7 +157,8 @@ def test_places_are_decided_independently() -> None:
 
     published = publishable(counts, {"a": "p", "b": "p", "c": "q"}, 5)
 
-    assert published == {place("p"), place("q"), team("c")}
+    # In p the place would give b as p - a: the place goes. q is team c alone.
+    assert published == {team("a"), place("q"), team("c")}
 
 
 def test_a_team_without_a_place_is_an_error() -> None:

@@ -13,7 +13,8 @@ from collections.abc import Collection
 import numpy as np
 import pytest
 
-from app.analysis.disclosure import CellKey, Profile, publishable
+from app.analysis.cells import CellKey, Profile
+from app.analysis.disclosure import publishable
 
 K = 5
 Respondent = tuple[str, str, str | None, str | None, str | None]  # place, team, attributes

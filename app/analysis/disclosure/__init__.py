@@ -1,0 +1,26 @@
+"""Disclosure control (DESIGN section 3): which aggregates may be published, pure.
+
+    atoms      respondents whom every published cell treats alike
+    audit      the exact test: no weighted combination of cells isolates 1..k-1 people
+    decision   threshold, quick rules, then the audit, suppressing the cheapest cell
+    layout     the cells a place can have, laid out once for many decisions
+    place      the decision on a place's cells, and the cells' sums
+    ledger     revisions: what may be added to a pulse's first publication
+
+Everything else imports these names from this package, not from its modules; the cells
+and profiles they decide about are ``app.analysis.cells``.
+"""
+
+from app.analysis.disclosure.audit import Exposure, exposure
+from app.analysis.disclosure.layout import Layout
+from app.analysis.disclosure.place import PlaceCells, disclose, place_cells, publishable
+
+__all__ = [
+    "Exposure",
+    "Layout",
+    "PlaceCells",
+    "disclose",
+    "exposure",
+    "place_cells",
+    "publishable",
+]
