@@ -44,15 +44,22 @@ def key_secret(session: Session, settings: Settings) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: a system and the scopes of the key used."""
+    """Who is calling: a system, the scopes of the key used and the client it belongs to."""
 
     system: System
     key_id: object
     scopes: frozenset[str]
+    client: str | None = None
 
     @property
     def system_id(self) -> int:
         return self.system.id
+
+    @property
+    def writer(self) -> str:
+        """Whom what this key stores is attributed to: its client, or else the key itself."""
+        # Client names match the code pattern, which has no ':', so the two never meet.
+        return self.client if self.client is not None else f"key:{self.key_id}"
 
     def has(self, scope: Scope) -> bool:
         """Whether the key grants ``scope``; ``admin`` grants every scope."""
@@ -120,4 +127,6 @@ def authenticate(session: Session, secret: str, key: str, now: datetime) -> Call
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise Unauthenticated("The API key has expired.")
     system = session.get_one(System, api_key.system_id)
-    return Caller(system=system, key_id=api_key.id, scopes=frozenset(api_key.scopes))
+    return Caller(
+        system=system, key_id=api_key.id, scopes=frozenset(api_key.scopes), client=api_key.client
+    )

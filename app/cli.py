@@ -111,11 +111,19 @@ def keys_create(
         str | None, typer.Option(help="Date (YYYY-MM-DD, UTC) from which the key stops working.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            help="The portal the key belongs to: keys of one client share what they stored."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it, once, on a line of its own."""
     from app.auth import key_secret
+    from app.schemas.keys import KeyCreate
     from app.services.keys import create_key, get_system_by_slug
 
+    _valid(KeyCreate, {"scopes": scope, "client": client})
     expires_at = None
     if expires is not None:
         try:
@@ -136,12 +144,16 @@ def keys_create(
                 datetime.now(UTC),
                 name=name,
                 expires_at=expires_at,
+                client=client,
             )
     except ProblemError as exc:
         _fail(exc.detail)
     finally:
         engine.dispose()
-    err.print(f"API key for '{system}' ({', '.join(s.value for s in scope)}); it is shown once:")
+    owner = f", client '{client}'" if client is not None else ""
+    err.print(
+        f"API key for '{system}' ({', '.join(s.value for s in scope)}{owner}); it is shown once:"
+    )
     print(plaintext)
 
 
@@ -162,7 +174,7 @@ def import_csv(
 
     from app.services.imports import import_responses
     from app.services.keys import get_system_by_slug
-    from app.services.revisions import revise
+    from app.services.ledger import revise_late
 
     engine, factory = _database()
     progress = Progress(
@@ -191,7 +203,7 @@ def import_csv(
                 session.rollback()
             else:
                 if report.created:
-                    revise(session, found.id)  # the import may fill closed pulses
+                    revise_late(session, found.id)  # the import may fill published pulses
                 session.commit()
     except ProblemError as exc:
         _fail(exc.detail)

@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -153,6 +155,9 @@ class ApiKey(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # The portal the key belongs to: keys naming the same client share what they stored,
+    # so a rotated key keeps it. A key naming none is a portal of its own (Caller.writer).
+    client: Mapped[str | None] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
@@ -206,16 +211,24 @@ class Response(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     # SHA-256 of the response's content, to tell a safe re-post from a conflicting one.
     fingerprint: Mapped[str] = mapped_column(String(64))
+    # The edition of its pulse's publication that first included it (None: not yet).
+    published_in: Mapped[int | None] = mapped_column(SmallInteger)
+    # Who stored it (Caller.writer): only they learn whether a re-post matches it, and only
+    # they list it. Null for what the command line loads (`pulse import`, `pulse demo`) and
+    # for responses stored before clients existed.
+    stored_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyRecord(Base):
     """The stored answer to a batch sent with an ``Idempotency-Key``, replayed on a retry."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("system_id", "key"),)
+    __table_args__ = (UniqueConstraint("system_id", "stored_by", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    # Each portal (Caller.writer) has keys of its own: another's replays would be an oracle.
+    stored_by: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     # SHA-256 of the request body, to tell a replay from a different request under the key.
     fingerprint: Mapped[str] = mapped_column(String(64))
@@ -247,6 +260,33 @@ class Publication(Base):
     inputs: Mapped[str] = mapped_column(String(64))
     rules_version: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The ledger (services.ledger): the k and structure of the first publication, how many
+    # editions there are, and the pulse revision (responses) the last one answers.
+    k: Mapped[int | None] = mapped_column(SmallInteger)
+    structure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    editions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    responses_revision: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PublicationEdition(Base):
+    """One edition of a pulse's publication: the cells it published, and whom it counted.
+
+    ``cells`` lists, per dimension and place, the cells whose numbers it published;
+    ``counts`` the respondents it included per profile and cohort (never served: a later
+    revision's test needs what the published cells were sums over).
+    """
+
+    __tablename__ = "publication_edition"
+    __table_args__ = (UniqueConstraint("pulse_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cells: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ScoreCell(Base):
@@ -274,6 +314,13 @@ class ScoreCell(Base):
     ci_high: Mapped[float | None] = mapped_column(Float)
     suppressed: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Kept for the rules (never served): the sums the published n, mean and sd come from.
+    total: Mapped[float | None] = mapped_column(Float)
+    total_sq: Mapped[float | None] = mapped_column(Float)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Withheld at first publication for having fewer than k respondents: never published.
+    small: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WarningSign(Base):

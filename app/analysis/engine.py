@@ -14,7 +14,7 @@ from app.analysis import rules
 from app.analysis.cells import PLACE, TEAM
 from app.analysis.comparisons import decide
 from app.analysis.findings import Finding, Subject
-from app.analysis.published import PlaceView, Published
+from app.analysis.published import KeptCells, PlaceView, Published
 from app.analysis.rulebook import RULES, Rulebook
 from app.analysis.snapshot import Flag, Snapshot, Team, flag_id
 from app.vocab import DIMENSIONS
@@ -25,11 +25,17 @@ def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
     return assess(snapshot, rulebook)[0]
 
 
-def assess(snapshot: Snapshot, rulebook: Rulebook) -> tuple[list[Flag], Published]:
-    """The warning signs, and the publication decisions they were made from (to reuse)."""
+def assess(
+    snapshot: Snapshot, rulebook: Rulebook, kept: KeptCells | None = None
+) -> tuple[list[Flag], Published | KeptCells]:
+    """The warning signs, and the published cells they were read from.
+
+    With ``kept``, the rules read those cells (a closed pulse's ledger) and no disclosure
+    decision is made; else the cells are decided from the snapshot's scores.
+    """
     if snapshot.k < 1:
         raise ValueError("k must be at least 1")
-    published = Published(snapshot)
+    published = Published(snapshot) if kept is None else kept
     flags: list[Flag] = []
     for place in sorted({team.place for team in snapshot.teams}):
         cells = PlaceView(published, place)

@@ -128,12 +128,42 @@ class Published:
 class PlaceView:
     """One place's published cells by pulse and dimension: a place's rules read nothing else."""
 
-    def __init__(self, published: Published, place: str) -> None:
+    def __init__(self, published: Published | KeptCells, place: str) -> None:
         self.published, self.place = published, place
 
-    def __call__(self, pulse: str, dimension: str) -> dict[CellKey, Moments]:
+    def __call__(self, pulse: str, dimension: str) -> Mapping[CellKey, Moments]:
         return self.published.cells(pulse, dimension, self.place)
 
     def reportable(self, pulse: str, team: str) -> bool:
         """Whether a team's own aggregate was published on some dimension of a pulse."""
         return self.published.reportable(pulse, team)
+
+
+class KeptCells:
+    """Published cells kept in the ledger, read back: what the rules read of closed pulses.
+
+    ``cells`` holds, per (pulse, dimension, place), the published cells and their moments;
+    ``team_place`` is the structure of the pulse the rules run for.
+    """
+
+    def __init__(
+        self,
+        cells: Mapping[tuple[str, str, str], Mapping[CellKey, Moments]],
+        team_place: Mapping[str, str],
+    ) -> None:
+        self.kept, self.team_place = cells, team_place
+        self.teams = {
+            (pulse, subject)
+            for (pulse, _, _), shown in cells.items()
+            for key in shown
+            if key.scope == TEAM and key.segment_type is None
+            for subject in [key.subject]
+        }
+
+    def cells(self, pulse: str, dimension: str, place: str) -> Mapping[CellKey, Moments]:
+        """The published cells of a place in a pulse and dimension, with their moments."""
+        return self.kept.get((pulse, dimension, place), {})
+
+    def reportable(self, pulse: str, team: str) -> bool:
+        """Whether a team's own aggregate was published on some dimension of a pulse."""
+        return (pulse, team) in self.teams

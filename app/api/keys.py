@@ -54,6 +54,7 @@ def create_key(
         now,
         name=body.name,
         expires_at=body.expires_at,
+        client=body.client,
     )
     return {**KeyRead.model_validate(api_key).model_dump(), "key": plaintext}
 

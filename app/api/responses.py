@@ -54,7 +54,10 @@ def _batch_pointer(problem: Problem) -> str:
     response_model=ResponseRead,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": ResponseRead, "description": "Already stored under this external_id."},
+        200: {
+            "model": ResponseRead,
+            "description": "Already stored under this external_id by this key's client.",
+        },
         **problems(400, 401, 403, 409, 413, 422),
     },
 )
@@ -63,7 +66,13 @@ def create_response(
 ) -> Any:
     """Store one response. Posting the same response again (same `external_id`) is safe."""
     stored = service.ingest(
-        session, caller.system_id, [(0, body)], now, caller.has(Scope.admin), _item_pointer
+        session,
+        caller.system_id,
+        [(0, body)],
+        now,
+        caller.has(Scope.admin),
+        _item_pointer,
+        writer=caller.writer,
     )
     if stored.ids:
         return service.receipt(session, caller.system_id, stored.ids[0])
@@ -109,7 +118,7 @@ def create_batch(
     key = _parse_idempotency_key(idempotency_key)
     fingerprint = idempotency.body_fingerprint(body)
     if key is not None:
-        replay = idempotency.claim(session, caller.system_id, key, fingerprint, now)
+        replay = idempotency.claim(session, caller.system_id, caller.writer, key, fingerprint, now)
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
     items, invalid = parse_batch(body)
@@ -121,11 +130,14 @@ def create_batch(
         caller.has(Scope.admin),
         _batch_pointer,
         invalid=invalid,
+        writer=caller.writer,
     )
     result = {"created": stored.created, "already_stored": stored.already_stored}
     code = status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
     if key is not None:
-        idempotency.remember(session, caller.system_id, key, fingerprint, code, result, now)
+        idempotency.remember(
+            session, caller.system_id, caller.writer, key, fingerprint, code, result, now
+        )
     return JSONResponse(result, status_code=code)
 
 
@@ -155,9 +167,16 @@ def list_responses(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """What has been stored, in arrival order, to reconcile with what was sent. No scores."""
+    """What this key's client stored (admin: all), in arrival order, to reconcile. No scores."""
     chunk, items = service.list_responses(
-        session, caller.system_id, pulse, team, external_id, cursor, limit
+        session,
+        caller.system_id,
+        pulse,
+        team,
+        external_id,
+        cursor,
+        limit,
+        stored_by=None if caller.has(Scope.admin) else caller.writer,
     )
     return page(request, chunk, items)
 

@@ -4,8 +4,8 @@ from fastapi import APIRouter
 
 from app.api.deps import AdminDep, CallerDep, NowDep, SessionDep, problems
 from app.models import System
-from app.schemas.structure import SystemRead, SystemUpdate
-from app.services import structure
+from app.schemas.structure import SystemChanged, SystemRead, SystemUpdate
+from app.services import ledger, structure
 
 router = APIRouter(prefix="/v1/system", tags=["structure"])
 
@@ -16,7 +16,15 @@ def get_system(caller: CallerDep) -> System:
     return caller.system
 
 
-@router.patch("", response_model=SystemRead, responses=problems(400, 401, 403, 413, 422))
-def update_system(body: SystemUpdate, caller: AdminDep, session: SessionDep, now: NowDep) -> System:
-    """Change the system's name, `min_group_size` (at least 3) or `adoption_months`."""
-    return structure.update_system(session, caller.system, body, now)
+@router.patch("", response_model=SystemChanged, responses=problems(400, 401, 403, 413, 422))
+def update_system(
+    body: SystemUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+) -> SystemChanged:
+    """Change the system's name, `min_group_size` (at least 3) or `adoption_months`.
+
+    A new `min_group_size` applies to pulses published from now on (listed in the answer);
+    published pulses keep the k they were published with.
+    """
+    system = structure.update_system(session, caller.system, body, now)
+    read = SystemRead.model_validate(system).model_dump()
+    return SystemChanged(**read, min_group_size_applies_to=ledger.unpublished(session, system.id))

@@ -1,6 +1,7 @@
 """Scores, warning signs and the rulebook."""
 
 from dataclasses import fields
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -36,7 +37,18 @@ class Numbers(ResponseModel):
     sd: float | None = Field(ge=0, le=4, description="Sample standard deviation.")
     ci_low: float | None = Field(ge=1, le=5, description="95% interval (t), lower end.")
     ci_high: float | None = Field(ge=1, le=5, description="95% interval (t), upper end.")
-    suppressed: bool = Field(description="True when the group is too small to publish.")
+    suppressed: bool = Field(
+        description="True when the numbers are withheld: the group is too small, or publishing "
+        "them would let a combination of published numbers isolate fewer than k people."
+    )
+    published_at: datetime | None = Field(
+        description="When these numbers were published (null when suppressed). A closed "
+        "pulse is published once; a later revision replaces numbers only where that is safe."
+    )
+    revision_withheld: bool = Field(
+        description="True when a later change (a late upload or an erasure) would have changed "
+        "these numbers but could not be published safely: the numbers first published stand."
+    )
 
 
 class Segment(Numbers):

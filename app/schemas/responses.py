@@ -32,8 +32,9 @@ ExternalId = Annotated[
         max_length=128,
         pattern=r"^[\x21-\x7e]+$",
         description=(
-            "The portal's own identifier for this response (printable ASCII, no spaces). "
-            "Posting it again is safe: the stored response is returned, never a second copy."
+            "The portal's own identifier for this response (printable ASCII, no spaces), unique "
+            "in the system. Posting it again from a key of the same client is safe: the stored "
+            "response is returned, never a second copy."
         ),
     ),
 ]
@@ -141,5 +142,7 @@ class BatchResult(ResponseModel):
     already_stored: int = Field(
         ge=0,
         le=MAX_BATCH,
-        description="Responses whose external_id was already stored with the same answers.",
+        description=(
+            "Responses whose external_id this client had already stored with the same answers."
+        ),
     )

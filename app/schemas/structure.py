@@ -45,6 +45,16 @@ class SystemRead(ResponseModel):
     updated_at: datetime = UpdatedAt
 
 
+class SystemChanged(SystemRead):
+    """The system after a change, and the pulses its settings apply to."""
+
+    min_group_size_applies_to: list[Code] = Field(
+        max_length=10_000,
+        description="Keys of the pulses not yet published, which the k now set applies to; "
+        "published pulses keep the k they were published with.",
+    )
+
+
 class SystemUpdate(RequestModel):
     """Changes to the system; omitted fields stay as they are."""
 

@@ -63,3 +63,39 @@ def response_counts(
         .group_by(Response.pulse_id, Team.code)
     )
     return {(pulse_id, team): count for pulse_id, team, count in session.execute(stmt)}
+
+
+Cohorts = dict[str, dict[tuple[str, str | None, str | None, str | None, int | None], Moments]]
+
+
+def cohort_moments(session: Session, system_id: int, pulse_id: int) -> Cohorts:
+    """Per dimension, the moments of each (team, role group, profession, organisation code,
+    cohort) of one pulse's respondents; the cohort is the edition that first included them
+    (None: not yet published)."""
+    role_group = case(
+        (Response.role.is_(None), None),
+        (Response.role == Role.frontline.value, "frontline"),
+        else_="leaders",
+    ).label("role_group")
+    keys = [Team.code, role_group, Response.profession, Organisation.code, Response.published_in]
+    columns = list(keys)
+    for dimension in DIMENSIONS:
+        score = cast(getattr(Response, dimension), Integer)  # smallint squares overflow
+        columns += [func.count(score), func.sum(score), func.sum(score * score)]
+    stmt = (
+        select(*columns)
+        .join(Team, Team.id == Response.team_id)
+        .outerjoin(Organisation, Organisation.id == Response.organisation_id)
+        .where(Response.system_id == system_id, Response.pulse_id == pulse_id)
+        .group_by(*keys)
+    )
+    out: Cohorts = {dimension: {} for dimension in DIMENSIONS}
+    square = SCORE_SCALE * SCORE_SCALE
+    for row in session.execute(stmt):
+        team, group, profession, organisation, cohort, *sums = row
+        for i, dimension in enumerate(DIMENSIONS):
+            n, total, total_sq = sums[3 * i : 3 * i + 3]
+            if n:
+                moments = Moments(int(n), int(total) / SCORE_SCALE, int(total_sq) / square)
+                out[dimension][(team, group, profession, organisation, cohort)] = moments
+    return out

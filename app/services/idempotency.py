@@ -6,6 +6,12 @@ answer; the same key with another body is refused (422); a retry while the first
 being processed is refused (409) on PostgreSQL, where a transaction-scoped advisory lock
 marks the key as in use. On SQLite writers run one at a time, so a retry simply waits for
 the first to finish and then gets its answer.
+
+Each portal (``Caller.writer``) has keys of its own: a record answers only the portal that
+made it, since a replay that answers a right guess at another portal's body and refuses a
+wrong one would be an oracle for the scores in it (DESIGN section 3, rule 6). The lock is
+taken per system and key alone: two portals that chose the same key at the same moment
+only wait for each other, and learn nothing of the other's body.
 """
 
 import hashlib
@@ -44,9 +50,9 @@ class Replay:
 
 
 def claim(
-    session: Session, system_id: int, key: str, fingerprint: str, now: datetime
+    session: Session, system_id: int, writer: str, key: str, fingerprint: str, now: datetime
 ) -> Replay | None:
-    """Take ``key`` for this request, or return the answer stored under it."""
+    """Take ``writer``'s ``key`` for this request, or return the answer stored under it."""
     if session.get_bind().dialect.name == "postgresql":
         locked = session.scalar(select(func.pg_try_advisory_xact_lock(lock_id(system_id, key))))
         if not locked:
@@ -56,7 +62,9 @@ def claim(
             )
     record = session.scalar(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.system_id == system_id, IdempotencyRecord.key == key
+            IdempotencyRecord.system_id == system_id,
+            IdempotencyRecord.stored_by == writer,
+            IdempotencyRecord.key == key,
         )
     )
     if record is not None and record.created_at > now - KEEP_FOR:
@@ -78,16 +86,18 @@ def claim(
 def remember(
     session: Session,
     system_id: int,
+    writer: str,
     key: str,
     fingerprint: str,
     status_code: int,
     body: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Store the answer to the request that claimed ``key``."""
+    """Store the answer to the request that claimed ``writer``'s ``key``."""
     session.add(
         IdempotencyRecord(
             system_id=system_id,
+            stored_by=writer,
             key=key,
             fingerprint=fingerprint,
             status_code=status_code,

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey
 from app.analysis.engine import assess
+from app.analysis.published import KeptCells
 from app.analysis.rulebook import Rulebook
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
-from app.analysis.snapshot import Team as TeamFacts
+from app.analysis.stats import Moments
 from app.domain import pulse_status
 from app.models import (
-    Place,
     Publication,
     Pulse,
     RuleSet,
@@ -35,7 +35,8 @@ from app.models import (
     Team,
     WarningSign,
 )
-from app.services.aggregation import profile_moments, response_counts
+from app.services import ledger
+from app.services.aggregation import response_counts
 from app.services.bulk import insert_rows
 from app.services.pagination import Slice, keyset_page
 from app.services.revisions import revise
@@ -104,10 +105,10 @@ def is_closed(pulse: Pulse, now: datetime) -> bool:
     return pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now) is PulseStatus.closed
 
 
+Kept = dict[tuple[str, str, str], dict[CellKey, Moments]]  # (pulse, dimension, place) -> cells
+
+
 # -- computing ------------------------------------------------------------------------------
-
-
-CellRow = tuple[str, str, str | None, str, str | None, str | None]  # the identity of a cell
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,6 @@ class _Inputs:
     system: System
     pulse: Pulse
     earlier: list[Pulse]
-    k: int
     adoption_months: int
     rules: dict[str, Any] | None  # as stored; None for the defaults
     version: int
@@ -128,32 +128,28 @@ class _Inputs:
 def _inputs(
     session: Session, system: System, pulse: Pulse, now: datetime, closed: list[Pulse] | None
 ) -> _Inputs:
-    """What a pulse's results depend on, summed up in a short key that is cheap to make.
+    """What a pulse's warning signs depend on, summed up in a short key that is cheap to make.
 
-    The system's revision moves with every change to structure and rules; its settings are
-    read with it, so a computation uses the settings its key names. A pulse's revision
-    moves when its responses change after it closed (a late upload, an erasure, a response
-    whose request was under way as it closed: see ``services.responses.ingest`` and
-    ``services.structure.close_pulse``); the earlier closed pulses change as pulses close.
+    The cells come from the ledger (``services.ledger``), which structure and k never change
+    once a pulse is published; a pulse's revision moves when its responses change after it
+    closed (a late upload, an erasure, a response whose request was under way as it closed:
+    see ``services.responses.ingest`` and ``services.structure.close_pulse``), and makes its
+    ledger due a revision. The rules and the adoption window are read with the key.
     """
     closed = closed_pulses(session, system.id, now) if closed is None else closed
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
-    system_revision, k, adoption_months = session.execute(
-        select(System.revision, System.min_group_size, System.adoption_months).where(
-            System.id == system.id
-        )
-    ).one()
+    adoption_months = session.execute(
+        select(System.adoption_months).where(System.id == system.id)
+    ).scalar_one()
     stored = session.get(RuleSet, system.id)
     rules, version = (None, 1) if stored is None else (stored.rules, stored.version)
     facts = [
-        system_revision,
-        k,
         adoption_months,
         version,
         [[p.id, str(closes_on(p)), p.revision] for p in [*earlier, pulse]],
     ]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()
-    return _Inputs(system, pulse, earlier, k, adoption_months, rules, version, key)
+    return _Inputs(system, pulse, earlier, adoption_months, rules, version, key)
 
 
 def inputs_key(
@@ -168,12 +164,16 @@ def _kept(
 ) -> tuple[_Inputs, Publication | None]:
     """The inputs of a pulse's results now, and the record of those kept, if any."""
     inputs = _inputs(session, system, pulse, now, closed)
-    done = session.scalar(
+    done = _publication(session, system.id, pulse.id)
+    return inputs, done
+
+
+def _publication(session: Session, system_id: int, pulse_id: int) -> Publication | None:
+    return session.scalar(
         select(Publication).where(
-            Publication.system_id == system.id, Publication.pulse_id == pulse.id
+            Publication.system_id == system_id, Publication.pulse_id == pulse_id
         )
     )
-    return inputs, done
 
 
 def publish(
@@ -183,7 +183,7 @@ def publish(
     now: datetime,
     closed: list[Pulse] | None = None,
 ) -> Publication:
-    """The computation for a closed pulse, made now if its inputs changed since the last.
+    """A closed pulse's ledger and warning signs, brought up to date now if they are not.
 
     ``closed`` is the system's closed pulses, when the caller has them already.
     """
@@ -199,8 +199,8 @@ def publish(
         inputs, done = _kept(session, system, pulse, now, None)
         if done is not None and done.inputs == inputs.key:
             return done
-    cells, flags = _compute(session, inputs)
-    return _write(session, inputs, done, cells, flags, now)
+    plans, flags = _compute(session, inputs, lock=True)
+    return _write(session, inputs, done, plans, flags, now)
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class Computed:
     """Results of a pulse computed from one read of their inputs, not yet kept."""
 
     key: str
-    cells: dict[CellRow, dict[str, Any]]
+    plans: list[ledger.Plan]
     flags: list[Flag]
 
 
@@ -221,8 +221,8 @@ def compute(session: Session, system: System, pulse: Pulse, now: datetime) -> Co
     inputs, done = _kept(session, system, pulse, now, None)
     if done is not None and done.inputs == inputs.key:
         return None
-    cells, flags = _compute(session, inputs)
-    return Computed(inputs.key, cells, flags)
+    plans, flags = _compute(session, inputs, lock=False)
+    return Computed(inputs.key, plans, flags)
 
 
 def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now: datetime) -> bool:
@@ -230,8 +230,13 @@ def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now
     inputs, done = _kept(session, system, pulse, now, None)
     if inputs.key != computed.key:
         return False
+    for plan in computed.plans:
+        # Another computation may have kept an edition of the same pulse meanwhile.
+        kept = _publication(session, system.id, plan.pulse_id)
+        if kept is not None and kept.editions != plan.number:
+            return False
     if done is None or done.inputs != inputs.key:
-        _write(session, inputs, done, computed.cells, computed.flags, now)
+        _write(session, inputs, done, computed.plans, computed.flags, now)
     return True
 
 
@@ -239,11 +244,11 @@ def _write(
     session: Session,
     inputs: _Inputs,
     done: Publication | None,
-    cells: dict[CellRow, dict[str, Any]],
+    plans: list[ledger.Plan],
     flags: list[Flag],
     now: datetime,
 ) -> Publication:
-    """Make the kept results of a pulse these, and record the inputs they are from."""
+    """Keep the ledger editions planned, the pulse's flags, and the inputs they are from."""
     system_id = inputs.system.id
     # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
     # written later from sorting before rows a reader has already paged past.
@@ -251,10 +256,26 @@ def _write(
         select(func.max(Publication.computed_at)).where(Publication.system_id == system_id)
     )
     now = max(now, last + timedelta(microseconds=1)) if last is not None else now
-    _sync_cells(session, inputs, cells, now)
+    records = {}
+    for plan in plans:
+        record = _publication(session, system_id, plan.pulse_id)
+        if record is None:
+            record = Publication(
+                system_id=system_id,
+                pulse_id=plan.pulse_id,
+                inputs="",
+                rules_version=inputs.version,
+                computed_at=now,
+                editions=0,
+            )
+            session.add(record)
+        ledger.write(session, system_id, record, plan, now)
+        _sync_cells(session, system_id, plan.pulse_id, plan.cells, now)
+        records[plan.pulse_id] = record
     _sync_flags(session, inputs, flags, now)
+    done = records.get(inputs.pulse.id, done)
     if done is None:
-        done = Publication(system_id=system_id, pulse_id=inputs.pulse.id)
+        done = Publication(system_id=system_id, pulse_id=inputs.pulse.id, editions=0)
         session.add(done)
     done.inputs = inputs.key
     done.rules_version = inputs.version
@@ -263,95 +284,104 @@ def _write(
     return done
 
 
-def _teams(session: Session, system_id: int) -> list[TeamFacts]:
-    rows = session.execute(
-        select(Team.code, Place.code, Team.headcount, Team.formed_on)
-        .join(Place, Place.id == Team.place_id)
-        .where(Team.system_id == system_id)
-        .order_by(Team.code)
-    )
-    return [
-        TeamFacts(code, place, headcount, formed_on) for code, place, headcount, formed_on in rows
-    ]
+def _compute(session: Session, inputs: _Inputs, lock: bool) -> tuple[list[ledger.Plan], list[Flag]]:
+    """The ledger editions due for the pulse and those before it, and the pulse's flags.
 
-
-def _compute(session: Session, inputs: _Inputs) -> tuple[dict[CellRow, dict[str, Any]], list[Flag]]:
+    The rules read the ledger's published cells only: no disclosure decision is made here
+    except the first publication (or a revision) of a pulse whose ledger is due.
+    """
     pulses = [*inputs.earlier, inputs.pulse]
+    plans: list[ledger.Plan] = []
+    kept: Kept = {}
+    structure: ledger.Structure | None = None
+    for pulse in pulses:
+        record = _publication(session, inputs.system.id, pulse.id)
+        if lock:
+            ledger.lock(session, pulse.id)
+        plan = ledger.plan(session, inputs.system, pulse, record)
+        if plan is not None:
+            plans.append(plan)
+            for (dimension, place), cells in plan.kept.items():
+                kept[(pulse.key, dimension, place)] = cells
+            if pulse is inputs.pulse:
+                structure = plan.structure
+        else:
+            kept.update(_kept_cells(session, pulse))
+            if pulse is inputs.pulse:
+                assert record is not None and record.structure is not None
+                structure = ledger.Structure.from_json(record.structure)
+    assert structure is not None
+    k = plans[-1].k if plans and plans[-1].pulse_id == inputs.pulse.id else None
+    if k is None:
+        record = _publication(session, inputs.system.id, inputs.pulse.id)
+        assert record is not None and record.k is not None
+        k = record.k
+    team_place = structure.team_place()
+    # Team cells of earlier pulses are read at the team's place in this pulse.
+    for (pulse_key, dimension, place), cells in list(kept.items()):
+        for key, moments in list(cells.items()):
+            if key.scope == "team" and team_place.get(key.subject, place) != place:
+                del cells[key]
+                kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = moments
     ids = [p.id for p in pulses]
-    teams = _teams(session, inputs.system.id)
-    moments = profile_moments(session, inputs.system.id, ids)
     counts = response_counts(session, inputs.system.id, ids)
     key_of = {p.id: p.key for p in pulses}
     snapshot = Snapshot(
         system=inputs.system.slug,
         pulse=PulseFacts(inputs.pulse.key, closes_on(inputs.pulse)),
         earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in inputs.earlier),
-        teams=tuple(teams),
+        teams=tuple(structure.facts()),
         responses={(key_of[p], team): n for (p, team), n in counts.items()},
-        scores={(key_of[p], dimension): m for (p, dimension), m in moments.items()},
-        k=inputs.k,
+        scores={},
+        k=k,
         adoption_months=inputs.adoption_months,
     )
-    # The flags' publication decisions serve the cells too: deciding again would double
-    # the cost of a first read.
-    flags, published = assess(snapshot, inputs.book())
-    team_place = {team.code: team.place for team in teams}
-    places = sorted(set(team_place.values()))
-    cells: dict[CellRow, dict[str, Any]] = {}
-    for dimension in DIMENSIONS:
-        for place in places:
-            shown = published.cells(inputs.pulse.key, dimension, place)
-            for key in published.present(inputs.pulse.key, dimension, place):
-                cells[_identity(key, dimension, team_place)] = _numbers(shown.get(key))
-    return cells, flags
+    flags, _ = assess(snapshot, inputs.book(), KeptCells(kept, team_place))
+    return plans, flags
 
 
-def _identity(key: CellKey, dimension: str, team_place: dict[str, str]) -> CellRow:
-    if key.scope == "team":
-        return (
-            "team",
-            team_place[key.subject],
-            key.subject,
-            dimension,
-            key.segment_type,
-            key.segment,
+def _kept_cells(
+    session: Session, pulse: Pulse
+) -> dict[tuple[str, str, str], dict[CellKey, Moments]]:
+    """The published cells of a pulse's ledger, with their sums."""
+    rows = session.execute(
+        select(
+            ScoreCell.scope,
+            ScoreCell.place,
+            ScoreCell.team,
+            ScoreCell.dimension,
+            ScoreCell.segment_type,
+            ScoreCell.segment,
+            ScoreCell.n,
+            ScoreCell.total,
+            ScoreCell.total_sq,
+        ).where(ScoreCell.pulse_id == pulse.id, ScoreCell.suppressed.is_(False))
+    )
+    kept: dict[tuple[str, str, str], dict[CellKey, Moments]] = {}
+    for scope, place, team, dimension, segment_type, segment, n, total, total_sq in rows:
+        cell = CellKey(scope, team if team is not None else place, segment_type, segment)
+        kept.setdefault((pulse.key, dimension, place), {})[cell] = Moments(
+            n or 0, total or 0.0, total_sq or 0.0
         )
-    return ("place", key.subject, None, dimension, key.segment_type, key.segment)
-
-
-def _numbers(value: Any) -> dict[str, Any]:
-    """The published numbers of a cell; all null when it is suppressed."""
-    if value is None:
-        return {
-            "n": None,
-            "mean": None,
-            "sd": None,
-            "ci_low": None,
-            "ci_high": None,
-            "suppressed": True,
-        }
-    interval = value.ci95()
-    return {
-        "n": value.n,
-        "mean": round(value.mean, 4),
-        "sd": None if value.sd is None else round(value.sd, 4),
-        # The scale runs from 1 to 5, so the interval is cut to it.
-        "ci_low": None if interval is None else round(max(1.0, interval[0]), 4),
-        "ci_high": None if interval is None else round(min(5.0, interval[1]), 4),
-        "suppressed": False,
-    }
+    return kept
 
 
 NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "suppressed")
+SHOWN = (*NUMBERS, "published_at", "revision_withheld")  # what a score read shows of a cell
+FIELDS = (*ledger.KEPT, "published_at", "revision_withheld", "small")
 
 
 def _sync_cells(
-    session: Session, inputs: _Inputs, cells: dict[CellRow, dict[str, Any]], now: datetime
+    session: Session,
+    system_id: int,
+    pulse_id: int,
+    cells: dict[ledger.CellRow, dict[str, Any]],
+    now: datetime,
 ) -> None:
     """Make the stored cells of the pulse equal ``cells``, touching only those that changed."""
     stored = {
         (c.scope, c.place, c.team, c.dimension, c.segment_type, c.segment): c
-        for c in session.scalars(select(ScoreCell).where(ScoreCell.pulse_id == inputs.pulse.id))
+        for c in session.scalars(select(ScoreCell).where(ScoreCell.pulse_id == pulse_id))
     }
     gone = [row.id for key, row in stored.items() if key not in cells]
     if gone:
@@ -359,26 +389,33 @@ def _sync_cells(
     new = []
     for key, numbers in cells.items():
         row = stored.get(key)
+        values = {name: numbers.get(name) for name in FIELDS}
+        values["revision_withheld"] = bool(values["revision_withheld"])
+        values["small"] = bool(values["small"])
         if row is None:
             scope, place, team, dimension, segment_type, segment = key
             new.append(
                 {
-                    "system_id": inputs.system.id,
-                    "pulse_id": inputs.pulse.id,
+                    "system_id": system_id,
+                    "pulse_id": pulse_id,
                     "scope": scope,
                     "place": place,
                     "team": team,
                     "dimension": dimension,
                     "segment_type": segment_type,
                     "segment": segment,
-                    **numbers,
+                    **values,
                     "updated_at": now,
                 }
             )
-        elif any(getattr(row, name) != numbers[name] for name in NUMBERS):
-            for name in NUMBERS:
-                setattr(row, name, numbers[name])
-            row.updated_at = now
+        elif any(getattr(row, name) != values[name] for name in FIELDS):
+            served = any(
+                getattr(row, name) != values[name] for name in (*NUMBERS, "revision_withheld")
+            )
+            for name in FIELDS:
+                setattr(row, name, values[name])
+            if served:
+                row.updated_at = now
     insert_rows(session, ScoreCell, new)
     session.flush()
 
@@ -450,12 +487,12 @@ def _dimensions(cells: list[ScoreCell]) -> list[dict[str, Any]]:
         out.append(
             {
                 "dimension": dimension,
-                **{name: getattr(whole, name) for name in NUMBERS},
+                **{name: getattr(whole, name) for name in SHOWN},
                 "breakdowns": [
                     {
                         "segment_type": c.segment_type,
                         "segment": c.segment,
-                        **{name: getattr(c, name) for name in NUMBERS},
+                        **{name: getattr(c, name) for name in SHOWN},
                     }
                     for c in sorted(mine, key=lambda c: (c.segment_type or "", c.segment or ""))
                     if c.segment_type is not None

@@ -48,6 +48,7 @@ def create_key(
     now: datetime,
     name: str | None = None,
     expires_at: datetime | None = None,
+    client: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key for the system and its plaintext, which is never stored."""
     if expires_at is not None and expires_at <= now:
@@ -60,6 +61,7 @@ def create_key(
         id=uuid.uuid4(),
         system_id=system_id,
         name=name,
+        client=client,
         prefix=plaintext[:DISPLAY_PREFIX_LENGTH],
         secret_hash=hash_key(plaintext, secret),
         scopes=sorted({Scope(s).value for s in scopes}),

@@ -165,9 +165,11 @@ COLUMNS = (
     "received_at",
     "external_id",
     "fingerprint",
+    "stored_by",
 )
 EXTERNAL_ID = COLUMNS.index("external_id")
 FINGERPRINT = COLUMNS.index("fingerprint")
+STORED_BY = COLUMNS.index("stored_by")
 
 
 @dataclass
@@ -198,11 +200,14 @@ def prepare(
     now: datetime,
     may_backfill: bool,
     seen: dict[str, str] | None = None,
+    writer: str | None = None,
 ) -> Prepared:
     """Check references and pulse state, and build one row per valid item.
 
     ``seen`` maps the external_ids met so far to their fingerprints; pass the same dict to
-    successive calls to catch repeats across the chunks of one import.
+    successive calls to catch repeats across the chunks of one import. ``writer`` is whom
+    the rows are attributed to (``Caller.writer``); None for the command line, which reads
+    the database itself and so may compare with every stored response (see ``store``).
     """
     refs.load(item for _index, item in items)
     out = Prepared(rows=[], indices=[], invalid=[], refused=[])
@@ -252,6 +257,7 @@ def prepare(
                 now,
                 item.external_id,
                 print_,
+                writer,
             )
         )
         out.indices.append(index)
@@ -306,10 +312,12 @@ SMALL_WRITE = 50
 
 
 def store(session: Session, system_id: int, rows: list[Row], indices: list[int]) -> Stored:
-    """Insert ``rows``; an external_id already stored is skipped when its answers match.
+    """Insert ``rows``; an external_id their writer stored already is skipped if answers match.
 
-    Raises 409 listing every item whose external_id is stored with other answers; the caller's
-    transaction then rolls back, so nothing of the batch is kept.
+    Raises 409 listing every item whose external_id is stored with other answers, or stored
+    by another writer whatever its answers; the caller's transaction then rolls back, so
+    nothing of the batch is kept. Rows of no writer (the command line) are compared with
+    every stored response.
     """
     if not rows:
         return Stored(0, 0, [])
@@ -337,8 +345,8 @@ def store(session: Session, system_id: int, rows: list[Row], indices: list[int])
 
 def _fingerprints(
     session: Session, system_id: int, external_ids: Sequence[str | None]
-) -> dict[str, str]:
-    """The stored fingerprint of each of ``external_ids`` that is stored."""
+) -> dict[str, tuple[str | None, str]]:
+    """Who stored each of ``external_ids`` that is stored, and its fingerprint."""
     wanted = [e for e in external_ids if e is not None]
     if not wanted:
         return {}
@@ -347,20 +355,40 @@ def _fingerprints(
         among = Response.external_id == any_(literal(wanted, ARRAY(String())))
     else:
         among = Response.external_id.in_(wanted)
-    query = select(Response.external_id, Response.fingerprint).where(
+    query = select(Response.external_id, Response.stored_by, Response.fingerprint).where(
         Response.system_id == system_id, among
     )
-    return {external_id: print_ for external_id, print_ in session.execute(query) if external_id}
+    return {
+        external_id: (stored_by, print_)
+        for external_id, stored_by, print_ in session.execute(query)
+        if external_id
+    }
 
 
-def _refuse_clashes(stored: dict[str, str], rows: list[Row], indices: list[int]) -> None:
-    clashes = [
-        Problem(i, "external_id", f"'{row[EXTERNAL_ID]}' is stored with other answers")
-        for i, row in zip(indices, rows, strict=True)
-        if row[EXTERNAL_ID] in stored and stored[row[EXTERNAL_ID]] != row[FINGERPRINT]
-    ]
+def _refuse_clashes(
+    stored: dict[str, tuple[str | None, str]], rows: list[Row], indices: list[int]
+) -> None:
+    """Raise 409 naming each row whose external_id is another writer's or has other answers.
+
+    Another writer's external_id is refused before its answers are looked at, in words of
+    its own, so that nothing in the answer (or its timing) depends on the stored response.
+    """
+    clashes, foreign = [], False
+    for i, row in zip(indices, rows, strict=True):
+        found = stored.get(row[EXTERNAL_ID])
+        if found is None:
+            continue
+        stored_by, print_ = found
+        if row[STORED_BY] is not None and stored_by != row[STORED_BY]:
+            foreign = True
+            detail = f"'{row[EXTERNAL_ID]}' is already used by another client"
+        elif print_ != row[FINGERPRINT]:
+            detail = f"'{row[EXTERNAL_ID]}' is stored with other answers"
+        else:
+            continue
+        clashes.append(Problem(i, "external_id", detail))
     if clashes:
-        raise ExternalIdConflict(clashes)
+        raise ExternalIdConflict(clashes, foreign)
 
 
 def _insert_skipping_stored(
@@ -415,10 +443,14 @@ def _copy(session: Session, rows: list[Row]) -> bool:
 
 
 class ExternalIdConflict(Conflict):
-    """An external_id already stored with different answers."""
+    """An external_id already stored with different answers, or by another client."""
 
-    def __init__(self, clashes: list[Problem]) -> None:
-        super().__init__("A different response is already stored under this external_id.")
+    def __init__(self, clashes: list[Problem], foreign: bool) -> None:
+        super().__init__(
+            "An external_id is already used by another client; nothing was stored."
+            if foreign
+            else "A different response is already stored under this external_id."
+        )
         self.clashes = clashes
 
 
@@ -462,9 +494,16 @@ def list_responses(
     external_id: str | None,
     cursor: str | None,
     limit: int,
+    *,
+    stored_by: str | None,
 ) -> tuple[Slice[Response], list[dict[str, Any]]]:
-    """A page of response metadata in arrival order, never scores."""
+    """A page of response metadata in arrival order, never scores.
+
+    Only the responses ``stored_by`` stored (a ``Caller.writer``), or all when it is None.
+    """
     stmt = select(Response).where(Response.system_id == system_id)
+    if stored_by is not None:
+        stmt = stmt.where(Response.stored_by == stored_by)
     if pulse is not None:
         stmt = stmt.where(
             Response.pulse_id.in_(
@@ -522,14 +561,16 @@ def ingest(
     may_backfill: bool,
     pointer: Callable[[Problem], str],
     invalid: Sequence[dict[str, str]] = (),
+    writer: str | None = None,
 ) -> Stored:
     """Store ``items`` all together or not at all; problems are reported at ``pointer``.
 
     ``invalid`` holds the errors of items that failed validation already; they are reported
     together with the items that name unknown codes, so one answer lists every bad item.
+    ``writer`` is whom the responses are attributed to (``Caller.writer``; see ``prepare``).
     """
     refs = References(session, system_id)
-    prepared = prepare(refs, items, now, may_backfill)
+    prepared = prepare(refs, items, now, may_backfill, writer=writer)
     if invalid or prepared.invalid:
         errors = [*invalid, *(field_error(pointer(p), p.detail) for p in prepared.invalid)]
         raise ValidationFailed(

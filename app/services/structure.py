@@ -12,7 +12,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import closing, results_due, revise
+from app.services.revisions import closing, results_due
 from app.vocab import PulseStatus
 
 M = TypeVar("M", Place, Organisation, Team)
@@ -37,7 +37,8 @@ def update_system(session: Session, system: System, update: RequestModel, now: d
         setattr(system, name, value)
     system.updated_at = now
     session.flush()
-    revise(session, system.id)
+    # A new k or adoption window applies to pulses published from now on: nothing kept is
+    # recomputed (the ledger), so nothing is revised.
     session.refresh(system)
     return system
 
@@ -72,7 +73,6 @@ def create_coded(
     row = model(system_id=system_id, created_at=now, updated_at=now, **fields)
     session.add(row)
     _flush_or_conflict(session, f"A {model.__tablename__} with code '{code}'")
-    revise(session, system_id)
     return row
 
 
@@ -82,7 +82,8 @@ def update_coded(session: Session, row: M, changes: dict[str, Any], now: datetim
         setattr(row, name, value)
     row.updated_at = now
     session.flush()
-    revise(session, row.system_id)
+    # Structure applies to pulses published from now on: a closed pulse keeps the structure
+    # it was published from (the ledger), so nothing is revised.
     return row
 
 

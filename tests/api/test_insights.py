@@ -149,13 +149,12 @@ def test_a_late_upload_to_an_earlier_pulse_moves_the_baseline(
     assert baseline() < before - 0.5
 
 
-def test_an_erasure_recomputes_the_pulse(
+def test_an_erasure_keeps_the_numbers_first_published_and_says_the_revision_was_withheld(
     client: TestClient, tenant: Tenant, world: dict[str, Any]
 ) -> None:
-    before = client.get(
-        "/v1/places/south/scores", params={"pulse": "2026-08"}, headers=tenant.admin
-    )
-    n_before = before.json()["data"][0]["dimensions"][0]["n"]
+    # Publishing new numbers would give the erased person's scores as old - new (DESIGN 3.4).
+    url = "/v1/teams/t-ok3/scores"
+    before = client.get(url, params={"pulse": "2026-08"}, headers=tenant.admin).json()["data"][0]
     listed = client.get(
         "/v1/responses",
         params={"pulse": "2026-08", "team": "t-ok3", "limit": 1},
@@ -164,8 +163,16 @@ def test_an_erasure_recomputes_the_pulse(
     assert (
         client.delete(f"/v1/responses/{listed[0]['id']}", headers=tenant.admin).status_code == 204
     )
-    after = client.get("/v1/places/south/scores", params={"pulse": "2026-08"}, headers=tenant.admin)
-    assert after.json()["data"][0]["dimensions"][0]["n"] == n_before - 1
+    after = client.get(url, params={"pulse": "2026-08"}, headers=tenant.admin).json()["data"][0]
+
+    assert before["dimensions"][0]["n"] is not None
+    assert after["participation"]["responses"] == before["participation"]["responses"] - 1
+    first, now = before["dimensions"][0], after["dimensions"][0]
+    assert {k: now[k] for k in ("n", "mean", "sd", "published_at")} == {
+        k: first[k] for k in ("n", "mean", "sd", "published_at")
+    }
+    assert first["revision_withheld"] is False
+    assert now["revision_withheld"] is True
 
 
 def test_place_scores_sum_their_teams(

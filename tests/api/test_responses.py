@@ -333,19 +333,6 @@ def test_fingerprints_stay_those_already_stored(body: dict[str, Any], expected: 
     assert fingerprint(item, stored_scores(item)) == expected
 
 
-def test_a_response_imported_from_a_file_and_posted_again_is_already_stored(
-    client: TestClient, tenant: Tenant, portal: dict[str, str], db: Session, clock: Clock
-) -> None:
-    line = "2026-11,t1,4,3.5,2.25,frontline,nursing,council,2026-11-20T09:30:00Z,p-1\n"
-    report = import_responses(db, tenant.system.id, io.BytesIO((CSV + line).encode()), clock())
-    assert (report.created, report.error_count) == (1, 0)
-    again = client.post("/v1/responses", json=answer(external_id="p-1"), headers=portal)
-    assert again.status_code == 200 and again.json()["external_id"] == "p-1"
-    changed = answer(external_id="p-1", scores={"purpose": 1})
-    assert_problem(client.post("/v1/responses", json=changed, headers=portal), 409)
-    assert count(db) == 1
-
-
 def test_a_response_posted_and_then_imported_from_a_file_is_already_stored(
     client: TestClient, tenant: Tenant, portal: dict[str, str], db: Session, clock: Clock
 ) -> None:

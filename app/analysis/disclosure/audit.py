@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 TOLERANCE = 1e-9
 # Past this many sets tried, the search stops and reports the part it was in as exposed:
 # suppressing more is the safe way to be in doubt.
-MAX_SETS = 200_000
+MAX_SETS = 2_000
 
 Matrix = NDArray[np.float64]
 

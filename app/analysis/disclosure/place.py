@@ -14,7 +14,7 @@ from app.analysis.disclosure.decision import Problem, decide
 from app.analysis.disclosure.layout import Layout
 from app.analysis.stats import Moments
 
-SEGMENT, PLACE_WHOLE, TEAM_WHOLE = 0, 1, 2  # suppressed first to last
+TEAM_WHOLE, PLACE_WHOLE, SEGMENT = 0, 1, 2  # added first to last
 
 
 def publishable(
@@ -49,34 +49,18 @@ def place_problem(
     cells = np.flatnonzero(incidence.any(axis=0))
     incidence = incidence[:, cells]
     n = sizes @ incidence
-    kind = np.array(
-        [
-            SEGMENT
-            if layout.keys[c][2] is not None
-            else TEAM_WHOLE
-            if layout.keys[c][0] == "team"
-            else PLACE_WHOLE
-            for c in cells.tolist()
-        ],
-        dtype=np.int64,
-    )
-    order = np.lexsort((cells, n, kind))  # suppressed first: segments, small ones first
-    cost = np.empty(len(cells), dtype=np.int64)
-    cost[order] = np.arange(len(cells))
-    local = np.full(len(layout.keys), -1)
-    local[cells] = np.arange(len(cells))
-    relations = []
-    for relation in layout.relations:
-        group = int(local[relation.group])
-        parts = tuple(int(local[c]) for c in relation.parts if local[c] >= 0)
-        if group >= 0 and parts:
-            relations.append((group, parts, relation.breakdown))
+    kind = np.array([_kind(layout.keys[c]) for c in cells.tolist()], dtype=np.int64)
+    order = np.lexsort((cells, -n, kind))  # added first: team wholes, large ones first
+    value = np.empty(len(cells), dtype=np.int64)
+    value[order] = np.arange(len(cells))
     none = np.zeros(len(cells), dtype=bool)
-    codes = [profile.team for profile in layout.profiles]
-    index = {code: i for i, code in enumerate(dict.fromkeys(codes))}
-    teams = np.array([index[codes[row]] for row in present.tolist()], dtype=np.intp)
-    problem = Problem(incidence, sizes, cost, none, ~none, teams, relations)
-    return problem, cells
+    return Problem(incidence, sizes, value, none, ~none), cells
+
+
+def _kind(key: tuple[str, str, str | None, str | None]) -> int:
+    if key[2] is not None:
+        return SEGMENT
+    return TEAM_WHOLE if key[0] == "team" else PLACE_WHOLE
 
 
 def place_cells(layout: Layout, counts: Mapping[Profile, int], k: int) -> PlaceCells:
