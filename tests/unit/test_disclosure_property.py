@@ -151,7 +151,7 @@ def check(world: World, respondents: list[Respondent]) -> None:
     assert exposed is None, f"a weighting of published cells isolates {len(exposed)} (k={world.k})"
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(worlds())
 def test_no_weighting_of_published_cells_involves_between_one_and_k_minus_one_people(
     world: World,
