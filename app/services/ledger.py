@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.analysis.cells import PLACE, TEAM, CellKey, Profile, cells_of, role_group
+from app.analysis.cells import PLACE, TEAM, CellKey, Profile, cells_of
 from app.analysis.disclosure.ledger import Edition, revision_cells
 from app.analysis.published import Published
 from app.analysis.snapshot import Pulse as PulseFacts
@@ -44,7 +44,6 @@ from app.vocab import DIMENSIONS
 CellRow = tuple[str, str, str | None, str, str | None, str | None]  # the identity of a cell
 KEPT = ("n", "mean", "sd", "ci_low", "ci_high", "suppressed", "total", "total_sq")
 SERVED = ("n", "mean", "sd", "ci_low", "ci_high", "suppressed")
-_ = role_group  # profiles carry role groups already (see aggregation)
 
 
 @dataclass(frozen=True)
