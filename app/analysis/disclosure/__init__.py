@@ -2,7 +2,8 @@
 
     atoms      respondents whom every published cell treats alike
     audit      the exact test: no weighted combination of cells isolates 1..k-1 people
-    decision   threshold, quick rules, then the audit, suppressing the cheapest cell
+    split      the same test on a place, split by team (fast on places of many teams)
+    decision   threshold, a quick test, then the exact one, in the order publishing most
     layout     the cells a place can have, laid out once for many decisions
     place      the decision on a place's cells, and the cells' sums
     ledger     revisions: what may be added to a pulse's first publication

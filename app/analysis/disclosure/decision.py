@@ -1,20 +1,27 @@
 """The decision: which cells of one place, pulse and dimension are published.
 
 A cell over fewer than k respondents is never published (the threshold). The rest are
-added one at a time, most valuable first (teams' wholes, largest first, since teams are
-where people intervene; then the place's whole; then segments, largest first), each kept
-only if the cells published with it still pass the test of ``audit``:
+added one at a time in an order, each kept only if the cells published with it still pass
+the exact test (``split``, the test of ``audit`` split by team):
 
 1. quickly, when every atom of the published cells weighs 0 or at least k (no combination
    can then involve fewer than k people: it is constant on atoms);
-2. otherwise by the exact audit. The first pass adds every cell that the quick test
-   accepts; the cells it turned down are then tried again, one by one, with the audit
+2. otherwise by the exact test. The first pass adds every cell that the quick test
+   accepts; the cells it turned down are then tried again, one by one, with the test
    (typically a place's segments whose teams' own segments are too small to publish).
 
+The order of policy: teams' wholes, largest first (teams are where people intervene), then
+the place's whole, then segments, largest first. A greedy order is not always the best,
+so a place with at most ``TRY_ORDERS_UP_TO`` candidate cells also tries three other orders
+(teams' cells before the place's; the place's before the teams'; smallest first) and keeps
+whichever publishes the most cells, the order of policy winning ties. (Finding the largest
+safe set exactly is an integer programme; ``bench/disclosure.py`` measures how close this
+comes to it.)
+
 Adding cells only ever enlarges the row space, so a set that fails the test fails with any
-cell added; the greedy order therefore ends on a set that passes, and that no single cell
-can be added to. Cells already published (a revision's first publication) are fixed: they
-are never withdrawn, only added to.
+cell added; each order therefore ends on a set that passes, and that no single cell can be
+added to. Cells already published (a revision's first publication) are fixed: they are
+never withdrawn, only added to.
 """
 
 from __future__ import annotations
@@ -24,8 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.analysis.disclosure.atoms import atoms, weights
-from app.analysis.disclosure.audit import exposure
+from app.analysis.disclosure.atoms import atoms
+from app.analysis.disclosure.split import SplitTest
+
+TEAM_WHOLE, PLACE_WHOLE, SEGMENT = 0, 1, 2  # added first to last in the order of policy
+# Places with at most this many candidate cells try several orders (see above).
+TRY_ORDERS_UP_TO = 40
 
 
 @dataclass(frozen=True)
@@ -34,18 +45,41 @@ class Problem:
 
     incidence: NDArray[np.bool_]  # groups x cells
     sizes: NDArray[np.int64]  # respondents per group
-    value: NDArray[np.int64]  # a cell's rank in the order of adding (lowest goes first)
+    value: NDArray[np.int64]  # a cell's rank in the order of policy (lowest goes first)
+    kind: NDArray[np.int64]  # TEAM_WHOLE, PLACE_WHOLE or SEGMENT
     fixed: NDArray[np.bool_]  # cells published already, kept whatever the decision
     eligible: NDArray[np.bool_]  # cells that may be published (not withheld for good)
+    team: NDArray[np.intp]  # each group's team (0, 1, ...)
+    owner: NDArray[np.intp]  # each cell's team, or -1 for a cell of the place
 
 
 def decide(problem: Problem, k: int) -> NDArray[np.bool_]:
-    """Which cells are published: greedily, most valuable first, while the test passes."""
+    """Which cells are published: greedily, in the order that publishes the most."""
     p = problem
     n = np.asarray(p.sizes @ p.incidence, dtype=np.int64)
+    candidates = p.eligible & (n >= k) & ~p.fixed
+    test = SplitTest(p.incidence, p.sizes, p.team, p.owner, k)
+    orders = [np.argsort(p.value, kind="stable")]
+    if candidates.sum() <= TRY_ORDERS_UP_TO:
+        segment, place = p.kind == SEGMENT, p.owner < 0
+        orders += [
+            np.lexsort((p.value, -n, segment, place)),  # the teams' cells first
+            np.lexsort((p.value, -n, segment, ~place)),  # the place's cells first
+            np.lexsort((p.value, n, p.kind)),  # smallest first
+        ]
+    best = None
+    for order in orders:
+        published = _greedy(p, k, [int(c) for c in order if candidates[c]], test)
+        if best is None or published.sum() > best.sum():
+            best = published
+    assert best is not None
+    return best
+
+
+def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArray[np.bool_]:
+    """The cells published by adding candidates in this order while the test passes."""
     published = p.fixed.copy()
     twins = _twins(p.incidence)
-    candidates = [int(c) for c in np.argsort(p.value, kind="stable") if p.eligible[c] and n[c] >= k]
     deferred = []
     for cell in candidates:
         if published[cell]:
@@ -59,7 +93,7 @@ def decide(problem: Problem, k: int) -> NDArray[np.bool_]:
         if published[cell]:
             continue
         trial = published | ((twins == twins[cell]) & p.eligible)
-        if _passes(p, trial, k):
+        if test.passes(trial):
             published = trial
     return published
 
@@ -70,12 +104,6 @@ def _heavy(p: Problem, published: NDArray[np.bool_], k: int) -> bool:
     seen = classes >= 0
     people = np.bincount(classes[seen], p.sizes[seen])
     return bool((people[people > 0] >= k).all())
-
-
-def _passes(p: Problem, published: NDArray[np.bool_], k: int) -> bool:
-    """The exact test: no combination of these cells involves 1..k-1 people."""
-    matrix, classes = atoms(p.incidence[:, np.flatnonzero(published)])
-    return exposure(matrix, weights(classes, p.sizes, matrix.shape[1]), k) is None
 
 
 def _twins(incidence: NDArray[np.bool_]) -> NDArray[np.intp]:

@@ -34,12 +34,14 @@ class Layout:
 
     def __init__(self, place: str, profiles: Iterable[Profile]) -> None:
         self.profiles: dict[Profile, int] = {}
+        self.profile_team: list[str] = []  # each profile's team, by number
         keys: set[Key] = set()
         cells_of: list[list[Key]] = []
         for profile in profiles:
             if profile in self.profiles:
                 continue
             self.profiles[profile] = len(cells_of)
+            self.profile_team.append(profile.team)
             team = profile.team
             cells: list[Key] = [(TEAM, team, None, None), (PLACE, place, None, None)]
             for segment_type in SEGMENT_TYPES:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.analysis.cells import PLACE, CellKey, Profile, cells_of
-from app.analysis.disclosure.decision import Problem, decide
-from app.analysis.disclosure.place import PLACE_WHOLE, SEGMENT, TEAM_WHOLE
+from app.analysis.disclosure.decision import PLACE_WHOLE, SEGMENT, TEAM_WHOLE, Problem, decide
+from app.analysis.disclosure.place import teams_of
 
 Cohort = tuple[Profile, int]  # a profile, and the edition that first included them
 
@@ -82,10 +82,15 @@ def revision_cells(
         SEGMENT if c.segment_type else PLACE_WHOLE if c.scope == PLACE else TEAM_WHOLE
         for _, c in keys
     ]
-    order = np.lexsort((np.arange(len(keys)), -n, np.array(kind)))
+    kinds = np.array(kind, dtype=np.int64)
+    order = np.lexsort((np.arange(len(keys)), -n, kinds))
     value = np.empty(len(keys), dtype=np.int64)
     value[order] = np.arange(len(keys))
-    problem = Problem(incidence, sizes, value, fixed, eligible)
+    team, owner = teams_of(
+        [profile.team for profile, *_ in groups],
+        [(c.scope, c.subject, c.segment_type, c.segment) for _, c in keys],
+    )
+    problem = Problem(incidence, sizes, value, kinds, fixed, eligible, team, owner)
     published = decide(problem, k)
     return frozenset(
         cell

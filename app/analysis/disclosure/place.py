@@ -9,12 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.analysis.cells import CellKey, Profile, cell_moments, place_of
-from app.analysis.disclosure.decision import Problem, decide
+from app.analysis.cells import TEAM, CellKey, Profile, cell_moments, place_of
+from app.analysis.disclosure.decision import PLACE_WHOLE, SEGMENT, TEAM_WHOLE, Problem, decide
 from app.analysis.disclosure.layout import Layout
 from app.analysis.stats import Moments
-
-TEAM_WHOLE, PLACE_WHOLE, SEGMENT = 0, 1, 2  # added first to last
 
 
 def publishable(
@@ -54,7 +52,23 @@ def place_problem(
     value = np.empty(len(cells), dtype=np.int64)
     value[order] = np.arange(len(cells))
     none = np.zeros(len(cells), dtype=bool)
-    return Problem(incidence, sizes, value, none, ~none), cells
+    team, owner = teams_of(
+        [layout.profile_team[r] for r in present.tolist()], [layout.keys[c] for c in cells.tolist()]
+    )
+    return Problem(incidence, sizes, value, kind, none, ~none, team, owner), cells
+
+
+def teams_of(
+    group_teams: list[str], keys: list[tuple[str, str, str | None, str | None]]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Each group's team number, and each cell's (-1 for the place's cells)."""
+    number: dict[str, int] = {}
+    team = np.array([number.setdefault(t, len(number)) for t in group_teams], dtype=np.intp)
+    owner = np.array(
+        [number.setdefault(key[1], len(number)) if key[0] == TEAM else -1 for key in keys],
+        dtype=np.intp,
+    )
+    return team, owner
 
 
 def _kind(key: tuple[str, str, str | None, str | None]) -> int:
