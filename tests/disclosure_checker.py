@@ -8,11 +8,16 @@ and x squared), so what a reader can learn is the row space of the cell x respon
 incidence matrix. The publication is safe iff every nonzero vector of that row space has
 support 0 or at least k respondents.
 
+A published number need not be a plain cell: the evidence of a warning sign can give the
+mean of a place less one of its teams, or of a team pooled over earlier pulses. Such a row
+is given as a mapping of respondents to integer weights (a cell is the same with every
+weight 1), and takes part in the row space like any other.
+
 How it decides, exactly (integers only, no floating point):
 
-1. Respondents in the same published cells form an *atom*; every row-space vector is
-   constant on an atom, so supports are unions of atoms and the matrix is taken over
-   atoms, each weighing its number of respondents.
+1. Respondents in the same published cells, with the same weights, form an *atom*; every
+   row-space vector is constant on an atom, so supports are unions of atoms and the matrix
+   is taken over atoms, each weighing its number of respondents.
 2. Cells that share no respondent (another place) share no equation: each connected
    group of cells and atoms is checked on its own.
 3. A support lighter than k is made of atoms lighter than k. Echelon form with the heavy
@@ -31,13 +36,22 @@ rank of the incidence matrix), kept plain so tests can check the search against 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable, Iterator
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from math import gcd
 
 Vector = dict[int, int]  # sparse: column -> nonzero entry (a vector up to a nonzero factor)
+# A published row: the respondents of a cell (each weighing 1), or respondents and weights.
+Row = Collection[Hashable] | Mapping[Hashable, int]
 
 
-def find_exposure(cells: Iterable[Collection[Hashable]], k: int) -> frozenset[Hashable] | None:
+def weights(row: Row) -> dict[Hashable, int]:
+    """A row's respondents and their nonzero weights."""
+    if isinstance(row, Mapping):
+        return {person: int(weight) for person, weight in row.items() if weight}
+    return dict.fromkeys(row, 1)
+
+
+def find_exposure(cells: Iterable[Row], k: int) -> frozenset[Hashable] | None:
     """A lightest set of 1..k-1 respondents that some weighting of the cells isolates, or None.
 
     The set returned is the support of a combination of the cells (any real weights): the
@@ -57,17 +71,17 @@ def find_exposure(cells: Iterable[Collection[Hashable]], k: int) -> frozenset[Ha
     return frozenset(person for a in best for person in atoms[a][1])
 
 
-def exposes(cells: Iterable[Collection[Hashable]], group: Collection[Hashable]) -> bool:
+def exposes(cells: Iterable[Row], group: Collection[Hashable]) -> bool:
     """Whether some weighting of the cells is nonzero only on (some of) ``group``.
 
     That is: deleting the group's columns lowers the rank of the incidence matrix.
     """
-    rows = [set(cell) for cell in cells]
+    rows = [weights(cell) for cell in cells]
     everyone = sorted({p for row in rows for p in row}, key=repr)
     inside = set(group)
     number = {p: i for i, p in enumerate(everyone)}
-    full = [{number[p]: 1 for p in row} for row in rows]
-    outside = [{number[p]: 1 for p in row if p not in inside} for row in rows]
+    full = [{number[p]: w for p, w in row.items()} for row in rows]
+    outside = [{number[p]: w for p, w in row.items() if p not in inside} for row in rows]
     return rank(full) > rank(outside)
 
 
@@ -79,21 +93,26 @@ def rank(rows: Iterable[Vector]) -> int:
 # -- atoms and components ------------------------------------------------------------------
 
 
-def _atoms(cells: Iterable[Collection[Hashable]]) -> list[tuple[frozenset[int], list[Hashable]]]:
-    """The atoms: (the cells they are in, their respondents), people in no cell left out."""
-    distinct = list(dict.fromkeys(frozenset(cell) for cell in cells if cell))
-    membership: dict[Hashable, set[int]] = defaultdict(set)
-    for row, cell in enumerate(distinct):
+Column = frozenset[tuple[int, int]]  # an atom's (row, weight) pairs: its column of the matrix
+Atoms = list[tuple[Column, list[Hashable]]]
+
+
+def _atoms(cells: Iterable[Row]) -> Atoms:
+    """The atoms: (their column, their respondents), people in no row left out."""
+    given = (frozenset(weights(cell).items()) for cell in cells)
+    distinct = list(dict.fromkeys(row for row in given if row))
+    column: dict[Hashable, set[tuple[int, int]]] = defaultdict(set)
+    for number, row in enumerate(distinct):
         # In a fixed order, so that the same cells always give the same answer.
-        for person in sorted(cell, key=repr):
-            membership[person].add(row)
-    grouped: dict[frozenset[int], list[Hashable]] = defaultdict(list)
-    for person, rows in membership.items():
-        grouped[frozenset(rows)].append(person)
+        for person, weight in sorted(row, key=repr):
+            column[person].add((number, weight))
+    grouped: dict[Column, list[Hashable]] = defaultdict(list)
+    for person, entries in column.items():
+        grouped[frozenset(entries)].append(person)
     return list(grouped.items())
 
 
-def _components(atoms: list[tuple[frozenset[int], list[Hashable]]]) -> list[list[int]]:
+def _components(atoms: Atoms) -> list[list[int]]:
     """Atoms grouped by the connected parts of the cell-atom graph."""
     parent = list(range(len(atoms)))
 
@@ -104,8 +123,8 @@ def _components(atoms: list[tuple[frozenset[int], list[Hashable]]]) -> list[list
         return a
 
     first_atom_of_row: dict[int, int] = {}
-    for a, (rows, _) in enumerate(atoms):
-        for row in rows:
+    for a, (entries, _) in enumerate(atoms):
+        for row, _weight in entries:
             other = first_atom_of_row.setdefault(row, a)
             parent[root(a)] = root(other)
     parts: dict[int, list[int]] = defaultdict(list)
@@ -115,7 +134,7 @@ def _components(atoms: list[tuple[frozenset[int], list[Hashable]]]) -> list[list
 
 
 def _small_part(
-    atoms: list[tuple[frozenset[int], list[Hashable]]],
+    atoms: Atoms,
     component: list[int],
     weight: dict[int, int],
     k: int,
@@ -123,8 +142,8 @@ def _small_part(
     """A basis of the row-space vectors of a component that vanish on its heavy atoms."""
     rows: dict[int, Vector] = defaultdict(dict)
     for a in component:
-        for row in atoms[a][0]:
-            rows[row][a] = 1
+        for row, entry in atoms[a][0]:
+            rows[row][a] = entry
     # Heavy atoms first: echelon rows led by a light atom are zero on every heavy one.
     ordered = sorted(component, key=lambda a: (weight[a] < k, a))
     order = {a: position for position, a in enumerate(ordered)}

@@ -192,3 +192,75 @@ def test_on_crossed_breakdowns_the_search_agrees_with_brute_force(seed: int) -> 
         if expected is None:
             break
         cells.pop()
+
+
+# -- numbers that are no plain cell: the evidence of warning signs --------------------------
+# Evidence can give the mean of a group no cell is over: a team's baseline pooled over earlier
+# pulses, or the rest of its place (the place less the team). Such a row is a mapping of
+# respondents to weights, and the checker weighs it with the cells.
+
+
+def test_evidence_pooling_a_withheld_pulse_with_a_published_one_exposes_the_withheld() -> None:
+    # A team's baseline pools pulse 1 (3 respondents, withheld) with pulse 2 (6, published).
+    first, second = people("first-pulse-", 3), people("second-pulse-", 6)
+    baseline = dict.fromkeys(first + second, 1)
+
+    assert find_exposure([cell(second)], 5) is None
+    assert find_exposure([cell(second), baseline], 5) == set(first)
+
+
+def test_evidence_over_a_place_less_a_team_is_nothing_new_when_both_are_published() -> None:
+    team, others = people("team-", 6), people("others-", 6)
+    place = cell(team, others)
+    rest = {person: 1 for person in place} | dict.fromkeys(team, -1)  # place - team
+
+    assert find_exposure([place, cell(team), rest], 5) is None
+
+
+def test_evidence_from_a_revised_place_less_a_team_as_first_published_exposes_the_erased() -> None:
+    # Team A (6) and the rest of the place B (6) published; then a1 of A is erased. If the
+    # rest of the place were taken from the revised place (A - a1 + B) less the team as first
+    # published (A), it would weigh a1 by -1: with the place and the team, a1 follows.
+    a, b = people("a", 6), people("b", 6)
+    rest = dict.fromkeys(b, 1) | {a[0]: -1}
+
+    assert find_exposure([cell(a, b), cell(a)], 5) is None
+    assert find_exposure([cell(a, b), cell(a), rest], 5) == {a[0]}
+    assert exposes([cell(a, b), cell(a), rest], {a[0]})
+    assert not exposes([cell(a, b), cell(a)], {a[0]})
+
+
+def test_a_mapping_with_every_weight_one_is_the_cell_itself() -> None:
+    assert find_exposure([dict.fromkeys(WORKED[0], 1), *WORKED[1:]], 5) == {B, C}
+    assert find_exposure([{**dict.fromkeys(WORKED[0], 1), "nobody": 0}, *WORKED[1:3]], 5) is None
+
+
+def random_weighted(seed: int) -> tuple[list[dict[str, int]], int]:
+    rng = random.Random(seed)
+    everyone = [f"r{i}" for i in range(rng.randint(3, 9))]
+    rows = [
+        {p: rng.choice([-2, -1, 1, 1, 1, 2]) for p in everyone if rng.random() < 0.6}
+        for _ in range(rng.randint(1, 5))
+    ]
+    return rows, rng.randint(2, 5)
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_on_weighted_rows_the_search_agrees_with_brute_force(seed: int) -> None:
+    rows, k = random_weighted(seed)
+
+    found = find_exposure(rows, k)
+
+    everyone = sorted({p for row in rows for p in row})
+    expected = next(
+        (
+            size
+            for size in range(1, k)
+            for group in itertools.combinations(everyone, size)
+            if exposes(rows, group)
+        ),
+        None,
+    )
+    assert (None if found is None else len(found)) == expected
+    if found is not None:
+        assert exposes(rows, found)
