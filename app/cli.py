@@ -174,7 +174,7 @@ def import_csv(
 
     from app.services.imports import import_responses
     from app.services.keys import get_system_by_slug
-    from app.services.ledger import revise_late
+    from app.services.results.ledger import revise_late
 
     engine, factory = _database()
     progress = Progress(
@@ -233,7 +233,7 @@ def publish(
     ] = 60.0,
 ) -> None:
     """Compute the results of closed pulses that need it, ahead of the first read."""
-    from app.services.publisher import publish_pending
+    from app.services.results.publisher import publish_pending
 
     engine, factory = _database()
     try:

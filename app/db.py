@@ -52,8 +52,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 # Execution option marking a connection whose transaction only reads.
 READ_ONLY = "pulse_read_only"
 # Key of ``Session.info`` set by a session after which some closed pulse's results are due
-# (``services.revisions``: a change they depend on, a pulse closed); once it commits, the
-# publisher is nudged.
+# (``services.results.revisions``: a change they depend on, a pulse closed); once it
+# commits, the publisher is nudged.
 RESULTS_DUE = "pulse_results_due"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -37,7 +37,7 @@ from app.errors import (
 )
 from app.migrate import head_revision
 from app.schemas.responses import ResponseBatch
-from app.services.publisher import Publisher
+from app.services.results.publisher import Publisher
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\

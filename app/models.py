@@ -260,8 +260,8 @@ class Publication(Base):
     inputs: Mapped[str] = mapped_column(String(64))
     rules_version: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # The ledger (services.ledger): the k and structure of the first publication, how many
-    # editions there are, and the pulse revision (responses) the last one answers.
+    # The ledger (services.results.ledger): the k and structure of the first publication,
+    # how many editions there are, and the pulse revision (responses) the last one answers.
     k: Mapped[int | None] = mapped_column(SmallInteger)
     structure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     editions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

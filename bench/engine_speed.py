@@ -25,8 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.analysis.cells import Profile, role_group
-from app.analysis.engine import warning_signs
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import Rulebook, warning_signs
 from app.analysis.snapshot import Pulse, Snapshot, Team
 from app.analysis.stats import Moments
 from app.vocab import DIMENSIONS

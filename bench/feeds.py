@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db import make_engine
 from app.models import Publication, Pulse, System
-from app.services import insights
+from app.services.results import publish
 from app.vocab import DIMENSIONS
 from bench.common import PULSE, ROOT, dsn, free_port, make_structure, scratch_database
 from bench.insights import monthly_pulses
@@ -51,7 +51,7 @@ def load(url: str, rows: int) -> None:
         pulses = list(session.scalars(select(Pulse).order_by(Pulse.opens_on)))
         pulse_ids = [p.id for p in pulses]
         for pulse in pulses:
-            key = insights._inputs(session, system, pulse, now).key
+            key = publish._inputs(session, system, pulse, now).key
             session.add(
                 Publication(
                     system_id=1, pulse_id=pulse.id, inputs=key, rules_version=1, computed_at=now

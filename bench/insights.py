@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db import make_engine, make_sessionmaker
 from app.schemas.responses import ResponseCreate
-from app.services.publisher import pending, publish_pending
 from app.services.responses import ingest
+from app.services.results.publisher import pending, publish_pending
 from app.vocab import DIMENSIONS
 from bench.common import live_server, make_structure, scratch_database
 

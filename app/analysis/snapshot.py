@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.analysis.cells import Profile
-from app.analysis.rules import Severity
 from app.analysis.stats import Moments
+
+if TYPE_CHECKING:  # at run time the package would import this module back
+    from app.analysis.signs import Severity
 
 # Fixed forever: flag ids derive from it, and BI tools deduplicate on them.
 FLAG_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5b7a-9e4f-2a8c0d5b7e31")

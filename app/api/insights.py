@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.analysis.rulebook import RULES, RulebookError
+from app.analysis.signs import RULES, RulebookError
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -24,7 +24,8 @@ from app.errors import Conflict, ValidationFailed, field_error
 from app.models import Place, Pulse, Team
 from app.schemas.common import Page
 from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
-from app.services import insights, structure
+from app.services import structure
+from app.services.results import publish, reads
 from app.vocab import Scope
 
 router = APIRouter(tags=["insights"])
@@ -94,7 +95,7 @@ def _scores_page(
         session, caller.system_id, cursor, limit, key=pulse, started_by=now
     )
     code = None if team is None else team.code
-    entries = insights.scores(session, caller.system, chunk.rows, place.code, teams, code, now)
+    entries = reads.scores(session, caller.system, chunk.rows, place.code, teams, code, now)
     return page(request, chunk, entries)
 
 
@@ -124,15 +125,15 @@ def warning_signs(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Warning signs of a closed pulse (an open pulse has none yet), by id."""
-    closed = insights.closed_pulses(session, caller.system_id, now)
+    closed = publish.closed_pulses(session, caller.system_id, now)
     if pulse is not None:
         chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
     else:
         chosen = closed[-1] if closed else None
-    if chosen is None or not insights.is_closed(chosen, now):
+    if chosen is None or not publish.is_closed(chosen, now):
         return {"data": [], "next": None, "next_cursor": None}
-    filters = insights.FlagFilters(place, team, rule, severity, dimension, scope)
-    chunk, items = insights.list_flags(
+    filters = reads.FlagFilters(place, team, rule, severity, dimension, scope)
+    chunk, items = reads.list_flags(
         session, caller.system, chosen, filters, cursor, limit, now, closed
     )
     return page(request, chunk, items)
@@ -141,7 +142,7 @@ def warning_signs(
 @router.get("/v1/rules", response_model=RulesRead, responses=problems(401, 403))
 def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """The rulebook in force: every rule, enabled or not, with its thresholds."""
-    book, version = insights.rulebook(session, caller.system_id)
+    book, version = publish.rulebook(session, caller.system_id)
     return {"version": version, **book.to_dict()}
 
 
@@ -150,11 +151,11 @@ def put_rules(
     body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep
 ) -> dict[str, Any]:
     """Replace the rulebook (omitted settings take their defaults); the version goes up by one."""
-    _book, current = insights.rulebook(session, caller.system_id)
+    _book, current = publish.rulebook(session, caller.system_id)
     if body.version is not None and body.version != current:
         raise Conflict(f"The rulebook is at version {current}, not {body.version}; reload it.")
     try:
-        book, version = insights.replace_rules(
+        book, version = publish.replace_rules(
             session, caller.system_id, body.model_dump(exclude_unset=True, exclude={"version"}), now
         )
     except RulebookError as exc:

@@ -5,7 +5,8 @@ from fastapi import APIRouter
 from app.api.deps import AdminDep, CallerDep, NowDep, SessionDep, problems
 from app.models import System
 from app.schemas.structure import SystemChanged, SystemRead, SystemUpdate
-from app.services import ledger, structure
+from app.services import structure
+from app.services.results import ledger
 
 router = APIRouter(prefix="/v1/system", tags=["structure"])
 

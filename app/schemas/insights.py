@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.analysis.rulebook import RULES
+from app.analysis.signs import RULES
 from app.schemas.common import Code, RequestModel, ResponseModel
 from app.vocab import DIMENSIONS, PulseStatus
 

@@ -1,6 +1,6 @@
 """Flat feeds of closed pulses for BI tools: keyset pages by (updated_at, id), three formats.
 
-Rows come from the kept results of closed pulses (``services.insights``), so the feeds and
+Rows come from the kept results of closed pulses (``results.publish``), so the feeds and
 the insights endpoints share one publication decision and never disagree.
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import READ_ONLY
 from app.errors import BadRequest
 from app.models import Publication, Pulse, ScoreCell, System, WarningSign
-from app.services import insights
 from app.services.pagination import decode_cursor, encode_cursor
+from app.services.results.publish import closed_pulses, publish
 
 SCORE_COLUMNS = (
     "pulse",
@@ -88,8 +88,8 @@ class FeedQuery:
 
 def publish_closed(session: Session, system: System, now: datetime) -> list[Publication]:
     """Make sure every closed pulse's results are current; their publication records."""
-    closed = insights.closed_pulses(session, system.id, now)
-    return [insights.publish(session, system, p, now, closed) for p in closed]
+    closed = closed_pulses(session, system.id, now)
+    return [publish(session, system, p, now, closed) for p in closed]
 
 
 def etag(feed: Feed, query: FeedQuery, fmt: str, publications: list[Publication]) -> str:

@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise_pulse, writing_to
+from app.services.results.revisions import revise_pulse, writing_to
 from app.vocab import DIMENSIONS, PulseStatus
 
 RESPONSE_TABLE = cast(Table, Response.__table__)

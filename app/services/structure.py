@@ -12,7 +12,7 @@ from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
-from app.services.revisions import closing, results_due
+from app.services.results.revisions import closing, results_due
 from app.vocab import PulseStatus
 
 M = TypeVar("M", Place, Organisation, Team)

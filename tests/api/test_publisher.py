@@ -16,8 +16,8 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, WarningSign
-from app.services.insights import compute, keep
-from app.services.publisher import RECENT, Published, Publisher, pending, publish_pending
+from app.services.results.publish import compute, keep
+from app.services.results.publisher import RECENT, Published, Publisher, pending, publish_pending
 from app.services.structure import get_pulse
 from app.settings import Settings
 from tests.api.conftest import Tenant

@@ -35,8 +35,8 @@ from app.models import (
 )
 from app.schemas.responses import ResponseCreate
 from app.services.idempotency import lock_id
-from app.services.insights import publish
 from app.services.responses import ingest
+from app.services.results.publish import publish
 from app.services.structure import close_pulse, get_pulse
 from app.settings import Settings
 from app.vocab import Scope

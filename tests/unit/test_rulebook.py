@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from app.analysis.rulebook import Rulebook, RulebookError
+from app.analysis.signs import Rulebook, RulebookError
 
 DEFAULT_RULES = {
     "low_score": {"enabled": True, "amber_below": 3.0, "red_below": 2.5},

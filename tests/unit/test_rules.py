@@ -2,8 +2,7 @@ from datetime import date
 
 import pytest
 
-from app.analysis import rules
-from app.analysis.rules import Severity
+from app.analysis.signs import Severity, rules
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from app.analysis.rulebook import Falling, LowScore, Rulebook
+from app.analysis.signs import Falling, LowScore, Rulebook
 from app.analysis.snapshot import Team, flag_id
 from tests.unit.worlds import STEADY, World, flags_of, people, person
 

@@ -1,4 +1,4 @@
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import Rulebook
 from app.analysis.snapshot import Team
 from tests.unit.worlds import World, flags_of, people, person
 

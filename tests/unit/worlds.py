@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from app.analysis.cells import Profile
-from app.analysis.engine import warning_signs
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import Rulebook, warning_signs
 from app.analysis.snapshot import Flag, Pulse, Snapshot, Team
 from app.analysis.stats import Moments
 from app.vocab import DIMENSIONS

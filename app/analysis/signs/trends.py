@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from app.analysis import rules
-from app.analysis.findings import Cells, Comparison, Subject, label, mean
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import rules
+from app.analysis.signs.findings import Cells, Comparison, Subject, label, mean
+from app.analysis.signs.rulebook import Rulebook
 from app.analysis.snapshot import Snapshot
 from app.analysis.stats import Moments, welch
 

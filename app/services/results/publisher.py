@@ -1,6 +1,6 @@
 """Computing the results of closed pulses ahead of the first read.
 
-A closed pulse's scores and warning signs are kept once computed (``services.insights``).
+A closed pulse's scores and warning signs are kept once computed (``results.publish``).
 Left to the first read, that computation falls on an analyst's request; the publisher
 makes it beforehand: when a pulse closes, when the structure, the rules or a closed
 pulse's responses change (a request that revised the system nudges it), and every
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import READ_ONLY
 from app.models import Publication, Pulse, System
-from app.services.insights import closed_pulses, compute, inputs_key, keep, publish
+from app.services.results.publish import closed_pulses, compute, inputs_key, keep, publish
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _publish_one(factory: sessionmaker[Session], item: Pending, now: Clock) -> N
     """Compute and keep one pulse's results."""
     with factory() as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
-        if not sqlite:  # computing in the transaction that keeps: see insights.publish
+        if not sqlite:  # computing in the transaction that keeps: see publish.publish
             system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
             if system is not None and pulse is not None:
                 publish(session, system, pulse, now())

@@ -1,11 +1,18 @@
-"""Scores and warning signs of closed pulses: computed once per set of inputs, then read.
+"""Publishing a closed pulse's results: computed once per set of inputs, then kept.
 
-A closed pulse's aggregates and flags are a pure function of the structure, its responses
-(and those of a few pulses before it) and the rulebook. They are computed ahead of reads by
-the publisher (``services.publisher``), or by the first read that finds them missing, and
-kept (``score_cell``, ``warning_sign``) with a digest of those inputs; a later read
-recomputes only when the digest differs (a late upload, an erasure, a changed team or
-rule). Rows whose content is unchanged keep their ``updated_at``, for incremental feeds.
+A closed pulse's results are the cells of its ledger (``results.ledger``: decided at its
+first publication from the structure and k of its close, revised when its responses
+change) and the warning signs the rules read from the kept cells of it and of the few
+pulses before it. ``publish`` computes and keeps them in one transaction (``compute`` then
+``keep`` split that in two, for SQLite): ahead of reads, by the publisher
+(``results.publisher``), or at the first read that finds them missing (``results.reads``).
+They are kept (``score_cell``, ``warning_sign``) with a digest of their inputs
+(``inputs_key``: the rulebook's version, the adoption window, and the id, closing day and
+responses revision of the pulse and of those before it), and computed again only when the
+digest differs (a late upload, an erasure, a new rulebook). Rows whose content is
+unchanged keep their ``updated_at``, for incremental feeds.
+
+Here too: the rulebook a computation reads, and which of a system's pulses are closed.
 """
 
 import hashlib
@@ -19,9 +26,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey
-from app.analysis.engine import assess
 from app.analysis.published import KeptCells
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import Rulebook, assess
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.stats import Moments
@@ -32,15 +38,13 @@ from app.models import (
     RuleSet,
     ScoreCell,
     System,
-    Team,
     WarningSign,
 )
-from app.services import ledger
 from app.services.aggregation import response_counts
 from app.services.bulk import insert_rows
-from app.services.pagination import Slice, keyset_page
-from app.services.revisions import revise
-from app.vocab import DIMENSIONS, PulseStatus
+from app.services.results import ledger
+from app.services.results.revisions import revise
+from app.vocab import PulseStatus
 
 # Earlier pulses a computation reads: falling pools up to three published ones, a
 # sustained decline spans four pulses in a row.
@@ -130,7 +134,7 @@ def _inputs(
 ) -> _Inputs:
     """What a pulse's warning signs depend on, summed up in a short key that is cheap to make.
 
-    The cells come from the ledger (``services.ledger``), which structure and k never change
+    The cells come from the ledger (``results.ledger``), which structure and k never change
     once a pulse is published; a pulse's revision moves when its responses change after it
     closed (a late upload, an erasure, a response whose request was under way as it closed:
     see ``services.responses.ingest`` and ``services.structure.close_pulse``), and makes its
@@ -367,7 +371,6 @@ def _kept_cells(
 
 
 NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "suppressed")
-SHOWN = (*NUMBERS, "published_at", "revision_withheld")  # what a score read shows of a cell
 FIELDS = (*ledger.KEPT, "published_at", "revision_withheld", "small")
 
 
@@ -460,136 +463,3 @@ def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: d
             row.updated_at = now
     insert_rows(session, WarningSign, new)
     session.flush()
-
-
-# -- reading --------------------------------------------------------------------------------
-
-
-def _cells(
-    session: Session, pulse: Pulse, scope: str, place: str, team: str | None
-) -> list[ScoreCell]:
-    stmt = select(ScoreCell).where(
-        ScoreCell.pulse_id == pulse.id,
-        ScoreCell.scope == scope,
-        ScoreCell.place == place,
-        ScoreCell.team.is_(None) if team is None else ScoreCell.team == team,
-    )
-    return list(session.scalars(stmt))
-
-
-def _dimensions(cells: list[ScoreCell]) -> list[dict[str, Any]]:
-    out = []
-    for dimension in DIMENSIONS:
-        mine = [c for c in cells if c.dimension == dimension]
-        whole = next((c for c in mine if c.segment_type is None), None)
-        if whole is None:
-            continue
-        out.append(
-            {
-                "dimension": dimension,
-                **{name: getattr(whole, name) for name in SHOWN},
-                "breakdowns": [
-                    {
-                        "segment_type": c.segment_type,
-                        "segment": c.segment,
-                        **{name: getattr(c, name) for name in SHOWN},
-                    }
-                    for c in sorted(mine, key=lambda c: (c.segment_type or "", c.segment or ""))
-                    if c.segment_type is not None
-                ],
-            }
-        )
-    return out
-
-
-def scores(
-    session: Session,
-    system: System,
-    pulses: list[Pulse],
-    place: str,
-    teams: list[Team],
-    team: str | None,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """The scores of a team (``team``) or place (all its ``teams``) in each of ``pulses``."""
-    counts = response_counts(session, system.id, [p.id for p in pulses])
-    codes = [t.code for t in teams]
-    headcounts = [t.headcount for t in teams]
-    headcount = None if not teams or None in headcounts else sum(h or 0 for h in headcounts)
-    closed = closed_pulses(session, system.id, now)  # once, not once per pulse
-    entries = []
-    for pulse in pulses:
-        status = pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now)
-        responses = sum(counts.get((pulse.id, code), 0) for code in codes)
-        dimensions: list[dict[str, Any]] = []
-        if status is PulseStatus.closed:
-            publish(session, system, pulse, now, closed)
-            dimensions = _dimensions(
-                _cells(session, pulse, "team" if team else "place", place, team)
-            )
-        entries.append(
-            {
-                "pulse": pulse.key,
-                "status": status,
-                "scope": "team" if team else "place",
-                "place": place,
-                "team": team,
-                "participation": {
-                    "responses": responses,
-                    "headcount": headcount,
-                    "response_rate": round(responses / headcount, 4) if headcount else None,
-                },
-                "dimensions": dimensions,
-            }
-        )
-    return entries
-
-
-@dataclass(frozen=True)
-class FlagFilters:
-    """Filters of GET /v1/warning-signs; None means any."""
-
-    place: str | None = None
-    team: str | None = None
-    rule: str | None = None
-    severity: str | None = None
-    dimension: str | None = None
-    scope: str | None = None
-
-
-def list_flags(
-    session: Session,
-    system: System,
-    pulse: Pulse,
-    filters: FlagFilters,
-    cursor: str | None,
-    limit: int,
-    now: datetime,
-    closed: list[Pulse] | None = None,
-) -> tuple[Slice[WarningSign], list[dict[str, Any]]]:
-    """A page of the warning signs of a closed pulse, by id (``closed``: as for publish)."""
-    publish(session, system, pulse, now, closed)
-    stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
-    for name in ("place", "team", "rule", "severity", "dimension", "scope"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(WarningSign, name) == value)
-    chunk = keyset_page(session, stmt, [WarningSign.id], cursor, limit)
-    return chunk, [flag_view(flag, pulse.key) for flag in chunk.rows]
-
-
-def flag_view(flag: WarningSign, pulse: str) -> dict[str, Any]:
-    """A stored flag as the API shows it."""
-    return {
-        "id": flag.id,
-        "rule": flag.rule,
-        "severity": flag.severity,
-        "scope": flag.scope,
-        "pulse": pulse,
-        "place": flag.place,
-        "team": flag.team,
-        "dimension": flag.dimension,
-        "message": flag.message,
-        "evidence": flag.evidence,
-        "rules_version": flag.rules_version,
-    }

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.analysis import rules
 from app.analysis.cells import PLACE, TEAM
-from app.analysis.comparisons import decide
-from app.analysis.findings import Finding, Subject
 from app.analysis.published import KeptCells, PlaceView, Published
-from app.analysis.rulebook import RULES, Rulebook
+from app.analysis.signs import rules
+from app.analysis.signs.comparisons import decide
+from app.analysis.signs.findings import Finding, Subject
+from app.analysis.signs.rulebook import RULES, Rulebook
 from app.analysis.snapshot import Flag, Snapshot, Team, flag_id
 from app.vocab import DIMENSIONS
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from itertools import combinations
 
-from app.analysis import rules
 from app.analysis.cells import PLACE, TEAM, CellKey
-from app.analysis.findings import Comparison, Subject, label, mean
-from app.analysis.rulebook import Gap, Rulebook
-from app.analysis.rules import GapRule
+from app.analysis.signs import rules
+from app.analysis.signs.findings import Comparison, Subject, label, mean
+from app.analysis.signs.rulebook import Gap, Rulebook
+from app.analysis.signs.rules import GapRule
 from app.analysis.stats import Moments, welch
 
 KIND_LABELS = {

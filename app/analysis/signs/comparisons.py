@@ -6,10 +6,10 @@ Holm-adjusted together (over at least ``Rulebook.min_comparisons``) before any f
 
 from __future__ import annotations
 
-from app.analysis import gaps, rules, trends
 from app.analysis.cells import TEAM
-from app.analysis.findings import Cells, Comparison, Finding, Subject, label, p_words
-from app.analysis.rulebook import Rulebook
+from app.analysis.signs import gaps, rules, trends
+from app.analysis.signs.findings import Cells, Comparison, Finding, Subject, label, p_words
+from app.analysis.signs.rulebook import Rulebook
 from app.analysis.snapshot import Snapshot
 from app.analysis.stats import Moments, adjust
 from app.vocab import DIMENSIONS

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from app.analysis.cells import CellKey
-from app.analysis.rules import Severity
+from app.analysis.signs.rules import Severity
 from app.analysis.stats import Moments
 
 Cells = Callable[[str, str], Mapping[CellKey, Moments]]  # (pulse, dimension) -> published

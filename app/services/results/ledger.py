@@ -38,7 +38,7 @@ from app.models import (
     Team,
 )
 from app.services.aggregation import cohort_moments
-from app.services.revisions import closing, revise_pulse
+from app.services.results.revisions import closing, revise_pulse
 from app.vocab import DIMENSIONS
 
 CellRow = tuple[str, str, str | None, str, str | None, str | None]  # the identity of a cell
