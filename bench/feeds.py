@@ -51,7 +51,7 @@ def load(url: str, rows: int) -> None:
         pulses = list(session.scalars(select(Pulse).order_by(Pulse.opens_on)))
         pulse_ids = [p.id for p in pulses]
         for pulse in pulses:
-            key = publish._inputs(session, system, pulse, now).key
+            key = publish._inputs(session, system, pulse, now, None).key
             session.add(
                 Publication(
                     system_id=1, pulse_id=pulse.id, inputs=key, rules_version=1, computed_at=now

@@ -14,9 +14,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from app.analysis.cells import Profile, cells_of
-from app.analysis.disclosure.layout import Layout
-from app.analysis.disclosure.place import place_problem
-from app.analysis.disclosure.split import SplitTest
+from app.analysis.disclosure import Layout, SplitTest, place_problem
 from tests.disclosure_checker import find_exposure
 
 ROLE_GROUPS = ("frontline", "leaders", None)

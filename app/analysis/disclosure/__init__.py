@@ -14,14 +14,26 @@ and profiles they decide about are ``app.analysis.cells``.
 
 from app.analysis.disclosure.audit import Exposure, exposure
 from app.analysis.disclosure.layout import Layout
-from app.analysis.disclosure.place import PlaceCells, disclose, place_cells, publishable
+from app.analysis.disclosure.ledger import Edition, revision_cells
+from app.analysis.disclosure.place import (
+    PlaceCells,
+    disclose,
+    place_cells,
+    place_problem,
+    publishable,
+)
+from app.analysis.disclosure.split import SplitTest
 
 __all__ = [
+    "Edition",
     "Exposure",
     "Layout",
     "PlaceCells",
+    "SplitTest",
     "disclose",
     "exposure",
     "place_cells",
+    "place_problem",
     "publishable",
+    "revision_cells",
 ]

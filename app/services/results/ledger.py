@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.analysis.cells import PLACE, TEAM, CellKey, Profile, cells_of
-from app.analysis.disclosure.ledger import Edition, revision_cells
+from app.analysis.disclosure import Edition, revision_cells
 from app.analysis.published import Published
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.snapshot import Snapshot
