@@ -80,13 +80,16 @@ def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArr
     """The cells published by adding candidates in this order while the test passes."""
     published = p.fixed.copy()
     twins = _twins(p.incidence)
+    classes = _Classes(p, published)
     deferred = []
     for cell in candidates:
         if published[cell]:
             continue
-        trial = published | ((twins == twins[cell]) & p.eligible)
-        if _heavy(p, trial, k):
-            published = trial
+        added = np.flatnonzero((twins == twins[cell]) & p.eligible & ~published)
+        refined = classes.refined(added)
+        if refined.heavy(k):
+            published[added] = True
+            classes = refined
         else:
             deferred.append(cell)
     for cell in deferred:
@@ -98,12 +101,32 @@ def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArr
     return published
 
 
-def _heavy(p: Problem, published: NDArray[np.bool_], k: int) -> bool:
-    """Whether every atom of these cells weighs at least k (a sufficient test)."""
-    _, classes = atoms(p.incidence[:, np.flatnonzero(published)])
-    seen = classes >= 0
-    people = np.bincount(classes[seen], p.sizes[seen])
-    return bool((people[people > 0] >= k).all())
+class _Classes:
+    """The atoms of a set of cells, kept as each group's class, to refine cell by cell."""
+
+    def __init__(self, p: Problem, published: NDArray[np.bool_]) -> None:
+        self.p = p
+        _, classes = atoms(p.incidence[:, np.flatnonzero(published)])
+        self.classes = classes  # -1: in no cell of the set
+
+    def refined(self, cells: NDArray[np.intp]) -> _Classes:
+        """The atoms once these cells are added (groups in the same cells stay together)."""
+        labels = self.classes.astype(np.int64) + 1  # 0: in no cell yet
+        for cell in cells.tolist():
+            labels = labels * 2 + self.p.incidence[:, cell]
+            _, labels = np.unique(labels, return_inverse=True)
+        out = object.__new__(_Classes)
+        out.p = self.p
+        # Groups in no cell have label 0 throughout, the others a nonzero one.
+        covered = (self.classes >= 0) | self.p.incidence[:, cells].any(axis=1)
+        out.classes = np.where(covered, labels, -1).astype(np.intp)
+        return out
+
+    def heavy(self, k: int) -> bool:
+        """Whether every atom weighs at least k (a sufficient test of the exact one)."""
+        seen = self.classes >= 0
+        people = np.bincount(self.classes[seen], self.p.sizes[seen])
+        return bool((people[people > 0] >= k).all())
 
 
 def _twins(incidence: NDArray[np.bool_]) -> NDArray[np.intp]:

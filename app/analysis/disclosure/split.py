@@ -104,9 +104,8 @@ class SplitTest:
         return self._local[key]
 
     def _team_residual(self, t: int, chosen: NDArray[np.intp], place: NDArray[np.intp]) -> Matrix:
-        """The place cells on team t off the span of its own cells, as an orthonormal basis
-        of the directions θ it sees (place cells x rank): θ is cancelled on t iff θ is
-        orthogonal to them."""
+        """The place cells on team t off the span of its own cells (place cells x groups;
+        no columns when nothing is left): θ is cancelled on t iff θ is orthogonal to them."""
         key = (t, chosen.tobytes(), place.tobytes())
         if key not in self._residual:
             rows = self.groups[t]
@@ -117,7 +116,7 @@ class SplitTest:
                     self._own[own] = _range(self.incidence[np.ix_(rows, chosen)].astype(np.float64))
                 q = self._own[own]
                 p = p - (p @ q) @ q.T
-            self._residual[key] = _range(p)
+            self._residual[key] = p if np.abs(p).max(initial=0.0) > TOLERANCE else p[:, :0]
         return self._residual[key]
 
     def _coupled_pass(

@@ -161,18 +161,24 @@ def _first(session: Session, system: System, pulse: Pulse) -> Plan:
     decided = Published(snapshot)
     result = Plan(pulse.id, 0, pulse.revision, k, structure, {}, {}, {})
     places = sorted(set(team_place.values()))
+    local = {d: _by_place(rows, team_place) for d, rows in profiles.items()}
     for place in places:
         listed = sorted({c for d in DIMENSIONS for c in decided.present(pulse.key, d, place)})
+        last: tuple[tuple[Any, ...], dict[CellKey, int]] = ((), {})
         for dimension in DIMENSIONS:
             shown = decided.cells(pulse.key, dimension, place)
-            sizes = _sizes(profiles[dimension], place, team_place)
+            here = local.get(dimension, {}).get(place, {})
+            counted = tuple((pc, m.n) for pc, m in here.items())
+            if counted != last[0]:  # most respondents answer every dimension
+                last = (counted, _sizes(here, place, team_place))
+            sizes = last[1]
             for key in listed:
                 numbers = _numbers(shown.get(key))
                 numbers["small"] = sizes.get(key, 0) < k
                 numbers["revision_withheld"] = False
                 result.cells[_identity(key, dimension, team_place)] = numbers
             result.kept[(dimension, place)] = dict(shown)
-            _record(result, dimension, place, shown, profiles[dimension], team_place)
+            _record(result, dimension, place, shown, here, team_place)
     return result
 
 
@@ -196,19 +202,27 @@ def _revision(session: Session, system: System, pulse: Pulse, publication: Publi
     }
     result = Plan(pulse.id, number, pulse.revision, k, structure, {}, {}, {})
     places = sorted(set(team_place.values()))
+    local = {d: _by_place(rows, team_place) for d, rows in profiles.items()}
+    rows_at: dict[str, list[ScoreCell]] = defaultdict(list)
+    for kept_row in stored.values():
+        rows_at[kept_row.place].append(kept_row)
     # The rows listed are the same on every dimension (DESIGN 3.6).
     listed = {
-        place: {_key(r) for r in stored.values() if r.place == place}
-        | {key for d in DIMENSIONS for key in _cell_moments(profiles[d], place, team_place)}
+        place: {_key(r) for r in rows_at[place]}
+        | {
+            key
+            for d in DIMENSIONS
+            for key in _cell_moments(local.get(d, {}).get(place, {}), place, team_place)
+        }
         for place in places
     }
     for dimension in DIMENSIONS:
-        current = profiles[dimension]
         for place in places:
+            current = local.get(dimension, {}).get(place, {})
             history = [_edition(e, dimension, place) for e in editions]
-            mine = {pc: m.n for pc, m in current.items() if team_place[pc[0].team] == place}
+            mine = {pc: m.n for pc, m in current.items()}
             withheld = frozenset(
-                _key(row) for row in stored.values() if row.small and _at(row, dimension, place)
+                _key(row) for row in rows_at[place] if row.small and _at(row, dimension, place)
             )
             new = revision_cells(place, history, mine, withheld, k)
             moments = _cell_moments(current, place, team_place)
@@ -269,7 +283,7 @@ def _record(
     ]
     result.counts.setdefault(dimension, {})[place] = [
         [p.team, p.role_group, p.profession, p.organisation_kind, cohort, m.n]
-        for (p, cohort), m in sorted(profiles.items())
+        for (p, cohort), m in sorted(profiles.items(), key=_order)
         if team_place.get(p.team) == place and m.n > 0
     ]
 
@@ -289,11 +303,30 @@ def _cell_moments(
     profiles: dict[tuple[Profile, int], Moments], place: str, team_place: dict[str, str]
 ) -> dict[CellKey, Moments]:
     cells: dict[CellKey, Moments] = defaultdict(Moments)
-    for (profile, _), moments in sorted(profiles.items()):
+    for (profile, _), moments in sorted(profiles.items(), key=_order):
         if team_place.get(profile.team) == place and moments.n > 0:
             for key in cells_of(profile, place):
                 cells[key] += moments
     return dict(cells)
+
+
+def _by_place(
+    profiles: dict[tuple[Profile, int], Moments], team_place: dict[str, str]
+) -> dict[str, dict[tuple[Profile, int], Moments]]:
+    """The moments of each profile and cohort, place by place (in the order given)."""
+    out: dict[str, dict[tuple[Profile, int], Moments]] = defaultdict(dict)
+    for (profile, cohort), moments in profiles.items():
+        place = team_place.get(profile.team)
+        if place is not None:
+            out[place][(profile, cohort)] = moments
+    return dict(out)
+
+
+def _order(item: tuple[tuple[Profile, int], Moments]) -> tuple[tuple[str, ...], int]:
+    """The sort key of a profile and cohort: the order of ``Profile`` (None first), cheaply."""
+    (p, cohort), _ = item
+    fields = (p.team, p.role_group, p.profession, p.organisation_kind)
+    return tuple("" if f is None else f for f in fields), cohort
 
 
 def _key(row: ScoreCell) -> CellKey:
