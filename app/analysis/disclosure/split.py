@@ -186,16 +186,16 @@ class SplitTest:
 def _groups(residuals: list[Matrix], coupled: list[int], spanned: int, k: int) -> int:
     """How many disjoint groups of teams each span all the residuals span (greedily, up to k)."""
     full = 0
-    basis = np.zeros((residuals[coupled[0]].shape[0], 0))
-    ordered = sorted(coupled, key=lambda t: -residuals[t].shape[1])
-    for t in ordered:
-        columns = residuals[t] - basis @ (basis.T @ residuals[t])
-        basis = np.hstack([basis, _range(columns)]) if columns.size else basis
-        if basis.shape[1] >= spanned:
+    group: list[Matrix] = []
+    width = 0
+    for t in coupled:
+        group.append(residuals[t])
+        width += residuals[t].shape[1]
+        if width >= spanned and _rank(np.hstack(group)) >= spanned:
             full += 1
             if full >= k:
                 break
-            basis = np.zeros((basis.shape[0], 0))
+            group, width = [], 0
     return full
 
 
@@ -216,7 +216,8 @@ def _range(matrix: Matrix) -> Matrix:
 
 def _left_null(matrix: Matrix, dimension: int) -> Matrix:
     """Columns spanning {θ : θ·matrix = 0} (an orthonormal basis, dimension x d)."""
-    u, values, _ = np.linalg.svd(matrix, full_matrices=True)
+    # The right singular vectors of the transpose; only the D x D factor is needed in full.
+    _, values, vt = np.linalg.svd(matrix.T, full_matrices=matrix.shape[1] < dimension)
     top = float(values[0]) if values.size else 0.0
     r = int((values > TOLERANCE * max(1.0, top)).sum())
-    return u[:, r:dimension]
+    return np.asarray(vt[r:dimension].T)
