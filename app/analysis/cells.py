@@ -29,7 +29,11 @@ class CellKey:
     segment: str | None = None
 
     def __lt__(self, other: CellKey) -> bool:
-        return _sortable(self) < _sortable(other)
+        return self._order() < other._order()
+
+    def _order(self) -> tuple[str, ...]:
+        # None (the whole group) sorts first.
+        return (self.scope, self.subject, self.segment_type or "", self.segment or "")
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,12 @@ class Profile:
         return value
 
     def __lt__(self, other: Profile) -> bool:
-        return _sortable(self) < _sortable(other)
+        return self._order() < other._order()
 
-
-def _sortable(item: CellKey | Profile) -> tuple[str, ...]:
-    # None (the whole group, or an attribute not given) sorts first.
-    return tuple("" if value is None else value for value in vars(item).values())
+    def _order(self) -> tuple[str, ...]:
+        # None (an attribute not given) sorts first.
+        kind = self.organisation_kind or ""
+        return (self.team, self.role_group or "", self.profession or "", kind)
 
 
 def role_group(role: str | None) -> str | None:

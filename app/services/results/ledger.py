@@ -122,14 +122,20 @@ def _profiles(
     """Per dimension, the moments of each profile and cohort (the unpublished: ``cohort_now``)."""
     now = current_structure(session, system_id)
     out: dict[str, dict[tuple[Profile, int], Moments]] = {}
+    made: dict[tuple[str, str | None, str | None, str | None, int | None], tuple[Profile, int]] = {}
     for dimension, rows in cohort_moments(session, system_id, pulse.id).items():
-        merged: dict[tuple[Profile, int], Moments] = defaultdict(Moments)
-        for (team, group, profession, organisation, cohort), moments in rows.items():
-            kind = None
-            if organisation is not None:
-                kind = structure.kinds.get(organisation, now.kinds.get(organisation))
-            profile = Profile(team, group, profession, kind)
-            merged[(profile, cohort_now if cohort is None else cohort)] += moments
+        merged: dict[tuple[Profile, int], Moments] = {}
+        for group_key, moments in rows.items():
+            key = made.get(group_key)
+            if key is None:  # the same groups come back on every dimension: made once
+                team, group, profession, organisation, cohort = group_key
+                kind = None
+                if organisation is not None:
+                    kind = structure.kinds.get(organisation, now.kinds.get(organisation))
+                profile = Profile(team, group, profession, kind)
+                key = (profile, cohort_now if cohort is None else cohort)
+                made[group_key] = key
+            merged[key] = merged[key] + moments if key in merged else moments
         out[dimension] = dict(merged)
     return out
 

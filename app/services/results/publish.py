@@ -56,6 +56,11 @@ LOCK_SPACE = 7301
 # -- rules ---------------------------------------------------------------------------------
 
 
+# The cells of ledgers read, by pulse and the ledger's state: a ledger's cells change only
+# when an edition is written, which moves ``editions``.
+KeptCache = dict[tuple[int, int, int | None], dict[tuple[str, str, str], dict[CellKey, Moments]]]
+
+
 def rulebook(session: Session, system_id: int) -> tuple[Rulebook, int]:
     """The system's rulebook and its version (1 until the first change)."""
     stored = session.get(RuleSet, system_id)
@@ -186,10 +191,12 @@ def publish(
     pulse: Pulse,
     now: datetime,
     closed: list[Pulse] | None = None,
+    seen: KeptCache | None = None,
 ) -> Publication:
     """A closed pulse's ledger and warning signs, brought up to date now if they are not.
 
-    ``closed`` is the system's closed pulses, when the caller has them already.
+    ``closed`` is the system's closed pulses, when the caller has them already; ``seen``
+    keeps the cells of ledgers read, for a caller publishing several pulses in turn.
     """
     inputs, done = _kept(session, system, pulse, now, closed)
     if done is not None and done.inputs == inputs.key:
@@ -203,7 +210,7 @@ def publish(
         inputs, done = _kept(session, system, pulse, now, None)
         if done is not None and done.inputs == inputs.key:
             return done
-    plans, flags = _compute(session, inputs, lock=True)
+    plans, flags = _compute(session, inputs, lock=True, seen=seen)
     return _write(session, inputs, done, plans, flags, now)
 
 
@@ -216,7 +223,9 @@ class Computed:
     flags: list[Flag]
 
 
-def compute(session: Session, system: System, pulse: Pulse, now: datetime) -> Computed | None:
+def compute(
+    session: Session, system: System, pulse: Pulse, now: datetime, seen: KeptCache | None = None
+) -> Computed | None:
     """A pulse's results, computed without writing; None when the kept ones are current.
 
     With ``keep``, for SQLite, where a transaction that writes holds the whole database:
@@ -225,7 +234,7 @@ def compute(session: Session, system: System, pulse: Pulse, now: datetime) -> Co
     inputs, done = _kept(session, system, pulse, now, None)
     if done is not None and done.inputs == inputs.key:
         return None
-    plans, flags = _compute(session, inputs, lock=False)
+    plans, flags = _compute(session, inputs, lock=False, seen=seen)
     return Computed(inputs.key, plans, flags)
 
 
@@ -288,7 +297,9 @@ def _write(
     return done
 
 
-def _compute(session: Session, inputs: _Inputs, lock: bool) -> tuple[list[ledger.Plan], list[Flag]]:
+def _compute(
+    session: Session, inputs: _Inputs, lock: bool, seen: KeptCache | None = None
+) -> tuple[list[ledger.Plan], list[Flag]]:
     """The ledger editions due for the pulse and those before it, and the pulse's flags.
 
     The rules read the ledger's published cells only: no disclosure decision is made here
@@ -310,7 +321,8 @@ def _compute(session: Session, inputs: _Inputs, lock: bool) -> tuple[list[ledger
             if pulse is inputs.pulse:
                 structure = plan.structure
         else:
-            kept.update(_kept_cells(session, pulse))
+            assert record is not None
+            kept.update(_kept_cells_seen(session, pulse, record, seen))
             if pulse is inputs.pulse:
                 assert record is not None and record.structure is not None
                 structure = ledger.Structure.from_json(record.structure)
@@ -342,6 +354,19 @@ def _compute(session: Session, inputs: _Inputs, lock: bool) -> tuple[list[ledger
     )
     flags, _ = assess(snapshot, inputs.book(), KeptCells(kept, team_place))
     return plans, flags
+
+
+def _kept_cells_seen(
+    session: Session, pulse: Pulse, record: Publication, seen: KeptCache | None
+) -> dict[tuple[str, str, str], dict[CellKey, Moments]]:
+    """``_kept_cells``, read once per state of the ledger when the caller keeps ``seen``."""
+    if seen is None:
+        return _kept_cells(session, pulse)
+    key = (pulse.id, record.editions, record.responses_revision)
+    if key not in seen:
+        seen[key] = _kept_cells(session, pulse)
+    # The caller moves cells between places: a copy of each place's cells.
+    return {where: dict(cells) for where, cells in seen[key].items()}
 
 
 def _kept_cells(

@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import READ_ONLY
 from app.models import Publication, Pulse, System
-from app.services.results.publish import closed_pulses, compute, inputs_key, keep, publish
+from app.services.results.publish import (
+    KeptCache,
+    closed_pulses,
+    compute,
+    inputs_key,
+    keep,
+    publish,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +94,13 @@ def publish_pending(
         session.connection(execution_options={READ_ONLY: True})
         todo = pending(session, now())
     done = []
+    seen: KeptCache = {}  # ledgers read, shared by the pulses of this run
     for item in todo:
         if stopping():
             break
         start = time.perf_counter()
         try:
-            _publish_one(factory, item, now)
+            _publish_one(factory, item, now, seen)
         except OperationalError:
             raise  # the database is out of reach: nothing else will work either
         except Exception as exc:  # one pulse failing must not keep the others from publishing
@@ -105,14 +113,16 @@ def publish_pending(
     return done
 
 
-def _publish_one(factory: sessionmaker[Session], item: Pending, now: Clock) -> None:
+def _publish_one(
+    factory: sessionmaker[Session], item: Pending, now: Clock, seen: KeptCache | None = None
+) -> None:
     """Compute and keep one pulse's results."""
     with factory() as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
         if not sqlite:  # computing in the transaction that keeps: see publish.publish
             system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
             if system is not None and pulse is not None:
-                publish(session, system, pulse, now())
+                publish(session, system, pulse, now(), seen=seen)
                 session.commit()
             return
     # SQLite: compute in a read transaction, so writers wait only while the results are kept;
@@ -123,7 +133,7 @@ def _publish_one(factory: sessionmaker[Session], item: Pending, now: Clock) -> N
             system, pulse = session.get(System, item.system_id), session.get(Pulse, item.pulse_id)
             if system is None or pulse is None:
                 return
-            computed = compute(session, system, pulse, now())
+            computed = compute(session, system, pulse, now(), seen)
         if computed is None:
             return
         with factory() as session:
