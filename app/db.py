@@ -97,7 +97,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed on success, rolled back on any error."""
+    """One session per request: committed on success, rolled back on any error; used with
+    ``scope="function"`` (``api.deps.SessionDep``), so both happen before the answer."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         if request.method in SAFE_METHODS and not getattr(request.state, "writes", False):

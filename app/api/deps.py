@@ -23,7 +23,10 @@ async def writes_on_read(request: Request) -> None:
     request.state.writes = True
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits (or rolls back) when the endpoint returns, before
+# the answer starts, so a 2xx means the write is stored and a failing commit is answered
+# as the error it is. (The default, "request", ends it after the answer has been sent.)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_now() -> datetime:
