@@ -93,8 +93,9 @@ def _serve(
             errors=[{"parameter": "limit", "detail": f"at most {JSON_LIMIT} for JSON"}],
         )
     query = FeedQuery(**{**query.__dict__, "limit": limit or default})
+    # Results kept here are committed when this function returns, before the answer (and
+    # its streaming reader, on a session of its own) starts: see ``api.deps.SessionDep``.
     publications = feeds.publish_closed(session, caller.system, now)
-    session.commit()  # the rows must be visible to the streaming reader
     tag = feeds.etag(feed, query, chosen, publications)
     headers = {"ETag": tag, "Cache-Control": "private", "Vary": "Authorization, Accept"}
     if publications:
