@@ -202,3 +202,15 @@ def test_the_command_imports_and_reports(tmp_path: Path) -> None:
     with Session(engine) as session:
         assert stored(session) == 4
     engine.dispose()
+
+
+def test_a_submitted_at_past_the_calendar_in_utc_is_a_line_problem(db: Session) -> None:
+    # It crashed the command with a traceback (issue 10): moving it to UTC overflows.
+    system = structure(db)
+    lines = [
+        "2026-10,t1,3,3,3,3,3,,,,0001-01-01T00:00:00+01:00,\n",
+        "2026-10,t1,3,3,3,3,3,,,,9999-12-31T23:59:59-01:00,\n",
+    ]
+    report = run(db, system, HEADER + "".join(lines))
+    assert [(e.line, e.column) for e in report.errors] == [(2, "submitted_at"), (3, "submitted_at")]
+    assert stored(db) == 0

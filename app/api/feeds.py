@@ -5,12 +5,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime
 
 from app.api.deps import Cursor, NowDep, SessionDep, problems, scoped, writes_on_read
 from app.auth import Caller
 from app.errors import BadRequest
-from app.schemas.common import Page
+from app.schemas.common import Page, UtcDatetime
 from app.schemas.feeds import ScoreFeedRow, WarningSignFeedRow
 from app.schemas.insights import Dimension
 from app.services import feeds
@@ -42,11 +41,11 @@ FeedLimit = Annotated[
     ),
 ]
 UpdatedFrom = Annotated[
-    AwareDatetime | None,
+    UtcDatetime | None,
     Query(description="Only rows updated at or after this instant (inclusive; RangeStart)."),
 ]
 UpdatedTo = Annotated[
-    AwareDatetime | None,
+    UtcDatetime | None,
     Query(description="Only rows updated before this instant (exclusive; RangeEnd)."),
 ]
 Code = Annotated[str | None, Query(max_length=64)]

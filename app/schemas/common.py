@@ -1,10 +1,25 @@
 """Types and models shared by every area of the API."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, NAME_MAX_LENGTH
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once moved to UTC") from None
+    return value  # as given: fingerprints of stored responses hash it with its offset
+
+
+# A timestamp with an offset that can be moved to UTC; one that cannot be
+# (0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00) is a validation error, not an overflow
+# deeper in.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 Code = Annotated[
     str,

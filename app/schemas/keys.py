@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from app.schemas.common import TEXT_PATTERN, RequestModel, ResponseModel
+from app.schemas.common import TEXT_PATTERN, RequestModel, ResponseModel, UtcDatetime
 from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, Scope
 
 Scopes = Annotated[
@@ -36,7 +36,7 @@ class KeyCreate(RequestModel):
     )
     scopes: Scopes
     client: Client | None = Field(default=None, description=CLIENT, examples=["intranet-portal"])
-    expires_at: AwareDatetime | None = Field(
+    expires_at: UtcDatetime | None = Field(
         default=None, description="When the key stops working; it never expires if omitted."
     )
 

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from app.errors import PayloadTooLarge, field_error, validation_errors
-from app.schemas.common import Code, RequestModel, ResponseModel
+from app.schemas.common import Code, RequestModel, ResponseModel, UtcDatetime
 from app.vocab import Profession, Role
 
 MAX_BATCH = 5000
@@ -79,7 +79,7 @@ class ResponseCreate(RequestModel):
     organisation: Code | None = Field(
         default=None, description="Code of the partner organisation employing the respondent."
     )
-    submitted_at: AwareDatetime | None = Field(
+    submitted_at: UtcDatetime | None = Field(
         default=None, description="When the respondent submitted, with a UTC offset."
     )
     external_id: ExternalId | None = Field(

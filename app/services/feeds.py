@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import READ_ONLY
 from app.errors import BadRequest
 from app.models import Publication, Pulse, ScoreCell, System, WarningSign
-from app.services.pagination import decode_cursor, encode_cursor
+from app.services.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
 from app.services.results.publish import closed_pulses, publish
 
 SCORE_COLUMNS = (
@@ -136,9 +136,11 @@ def _statement(feed: Feed, system_id: int, query: FeedQuery) -> Select[Any]:
 def _after(feed: Feed, cursor: str) -> list[Any]:
     updated_at, key = decode_cursor(cursor, 2)
     try:
-        when = datetime.fromisoformat(updated_at)
-        if feed is SCORES and not isinstance(key, int):
+        if not isinstance(updated_at, str):
             raise TypeError
+        when = cursor_datetime(updated_at)
+        if feed is SCORES:
+            key = cursor_int(key)
         if feed is WARNING_SIGNS and not isinstance(key, str):
             raise TypeError
     except (TypeError, ValueError):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth import DISPLAY_PREFIX_LENGTH, hash_key, new_key
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import ApiKey, System
-from app.services.pagination import Slice, keyset_page
+from app.services.pagination import Slice, cursor_datetime, keyset_page
 from app.vocab import Scope
 
 
@@ -82,7 +82,7 @@ def list_keys(session: Session, system_id: int, cursor: str | None, limit: int) 
         [ApiKey.created_at, ApiKey.id],
         cursor,
         limit,
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[cursor_datetime, uuid.UUID],
     )
 
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, literal, tuple_
@@ -24,6 +24,30 @@ def encode_cursor(values: Sequence[Any]) -> str:
         for v in values
     ]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+# Integers in a cursor are row ids: a database integer holds no more.
+INT_RANGE = range(-(2**63), 2**63)
+
+
+def cursor_datetime(text: str) -> datetime:
+    """A timestamp from a cursor: with an offset, in range once in UTC (else ValueError)."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("no offset")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+
+
+def cursor_int(value: Any) -> int:
+    """A row id from a cursor (else TypeError or ValueError)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an integer")
+    if value not in INT_RANGE:
+        raise ValueError("out of range")
+    return value
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:
@@ -67,10 +91,13 @@ def keyset_page(
         try:
             if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in raw):
                 raise TypeError
+            for v in raw:
+                if isinstance(v, int):
+                    cursor_int(v)
             values = [
                 p(v) if p else v for p, v in zip(parse or [None] * len(raw), raw, strict=True)
             ]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadRequest(
                 "The cursor is not valid; use the `next_cursor` of a previous page.",
                 errors=[{"parameter": "cursor", "detail": "not a cursor issued by this API"}],

@@ -17,7 +17,7 @@ from app.domain import pulse_status
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
-from app.services.pagination import Slice, keyset_page
+from app.services.pagination import Slice, cursor_datetime, keyset_page
 from app.services.results.revisions import revise_pulse, writing_to
 from app.vocab import DIMENSIONS, PulseStatus
 
@@ -524,7 +524,7 @@ def list_responses(
         [Response.received_at, Response.id],
         cursor,
         limit,
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[cursor_datetime, uuid.UUID],
     )
     pulses = dict(
         session.execute(

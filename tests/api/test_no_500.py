@@ -1,0 +1,87 @@
+"""Inputs that answered 500 (issue 10) answer 4xx problem+json and store nothing."""
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import ApiKey, Response
+from tests.api.conftest import Tenant
+from tests.api.test_responses import answer, seed
+from tests.builders import assert_problem
+
+PAGED = [
+    "/v1/places",
+    "/v1/organisations",
+    "/v1/teams",
+    "/v1/pulses",
+    "/v1/keys",
+    "/v1/responses",
+    "/v1/feeds/scores",
+    "/v1/feeds/warning-signs",
+]
+
+
+def cursor(values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+BAD_CURSORS = [
+    ["2026-01-01T00:00:00", "3f1c7f0e-9d5e-4f0a-b1b2-2c6f1d9e8a7b"],  # no offset
+    ["2026-01-01T00:00:00", 5],
+    [10**23],
+    [10**23, 10**23],
+    ["a", 10**23],
+    ["2026-01-01T00:00:00+00:00", 10**23],
+    ["0001-01-01T00:00:00+01:00", 1],  # before year 1 once in UTC
+    [1e23, "x"],
+    [None, None],
+]
+
+
+@pytest.mark.parametrize("path", PAGED)
+@pytest.mark.parametrize("values", BAD_CURSORS, ids=[str(i) for i in range(len(BAD_CURSORS))])
+def test_a_forged_cursor_is_a_400(
+    client: TestClient, tenant: Tenant, path: str, values: Any
+) -> None:
+    assert_problem(client.get(path, params={"cursor": cursor(values)}, headers=tenant.admin), 400)
+
+
+OVERFLOWING = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("when", OVERFLOWING)
+@pytest.mark.parametrize("name", ["updated_from", "updated_to"])
+@pytest.mark.parametrize("path", ["/v1/feeds/scores", "/v1/feeds/warning-signs"])
+def test_a_feed_bound_past_the_calendar_in_utc_is_a_400(
+    client: TestClient, tenant: Tenant, path: str, name: str, when: str
+) -> None:
+    # A bad query parameter is a 400 here, as every other one is.
+    problem = assert_problem(client.get(path, params={name: when}, headers=tenant.admin), 400)
+    assert name in json.dumps(problem)
+
+
+@pytest.mark.parametrize("when", OVERFLOWING)
+def test_a_key_expiring_past_the_calendar_in_utc_is_a_422(
+    client: TestClient, tenant: Tenant, db: Session, when: str
+) -> None:
+    before = db.scalar(select(func.count()).select_from(ApiKey))
+    body = {"scopes": ["insights:read"], "expires_at": when}
+    assert_problem(client.post("/v1/keys", json=body, headers=tenant.admin), 422)
+    assert db.scalar(select(func.count()).select_from(ApiKey)) == before
+
+
+@pytest.mark.parametrize("when", OVERFLOWING)
+def test_a_response_submitted_past_the_calendar_in_utc_is_a_422(
+    client: TestClient, tenant: Tenant, db: Session, when: str
+) -> None:
+    seed(client, tenant)
+    single = client.post("/v1/responses", json=answer(submitted_at=when), headers=tenant.admin)
+    assert_problem(single, 422)
+    batch = {"responses": [answer(), answer(submitted_at=when)]}
+    assert_problem(client.post("/v1/responses/batch", json=batch, headers=tenant.admin), 422)
+    assert db.scalar(select(func.count()).select_from(Response)) == 0
