@@ -72,7 +72,11 @@ class Participation(BaseModel):
 
     responses: int = Field(ge=0, le=MAX_N, description="Responses received.")
     headcount: int | None = Field(ge=0, le=MAX_N, description="Staff, where every team's is known.")
-    response_rate: float | None = Field(ge=0, le=100, description="responses / headcount.")
+    response_rate: float | None = Field(
+        ge=0,
+        description="responses / headcount; above 1 when more answered than the headcount "
+        "recorded for the team (which is then out of date).",
+    )
 
 
 class ScoresRead(ResponseModel):

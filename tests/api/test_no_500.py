@@ -85,3 +85,19 @@ def test_a_response_submitted_past_the_calendar_in_utc_is_a_422(
     batch = {"responses": [answer(), answer(submitted_at=when)]}
     assert_problem(client.post("/v1/responses/batch", json=batch, headers=tenant.admin), 422)
     assert db.scalar(select(func.count()).select_from(Response)) == 0
+
+
+def test_more_responses_than_a_hundred_times_the_headcount_still_read(
+    client: TestClient, tenant: Tenant
+) -> None:
+    # The schema capped the rate at 100, which 101 answers from a team of 1 exceed.
+    seed(client, tenant)
+    patched = client.patch("/v1/teams/t1", json={"headcount": 1}, headers=tenant.admin)
+    assert patched.status_code == 200
+    batch = {"responses": [answer() for _ in range(101)]}
+    assert client.post("/v1/responses/batch", json=batch, headers=tenant.admin).status_code == 201
+
+    scores = client.get("/v1/teams/t1/scores", params={"pulse": "2026-11"}, headers=tenant.admin)
+
+    assert scores.status_code == 200, scores.text
+    assert json.dumps(scores.json()).count('"response_rate": 101.0') == 1
