@@ -1,9 +1,18 @@
 """Types and models shared by every area of the API."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 
 from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, NAME_MAX_LENGTH
 
@@ -16,10 +25,29 @@ def _in_utc(value: datetime) -> datetime:
     return value  # as given: fingerprints of stored responses hash it with its offset
 
 
+# Numbers and switches as JSON writes them: no "7" for 7, no true for 1, no 7.5 for 7.
+Whole = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+Switch = Annotated[bool, Strict()]
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _written(value: Any) -> Any:
+    """Dates and times as text (ISO 8601): not a number read as seconds since 1970."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        raise ValueError("must be written as ISO 8601 text (YYYY-MM-DD...)")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_written)]
+
 # A timestamp with an offset that can be moved to UTC; one that cannot be
 # (0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00) is a validation error, not an overflow
 # deeper in.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_utc)]
 
 Code = Annotated[
     str,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.analysis.signs import RULES
-from app.schemas.common import Code, RequestModel, ResponseModel
+from app.schemas.common import Code, Number, RequestModel, ResponseModel, Switch, Whole
 from app.vocab import DIMENSIONS, PulseStatus
 
 Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
@@ -121,11 +121,12 @@ def _rule_model(name: str, *, request: bool) -> type[BaseModel]:
         # In a request an omitted setting keeps its default; the stored value is read back.
         options: dict[str, Any] = {"default": None} if request else {}
         if field.name == "enabled":
-            kind: Any = bool
+            kind: Any = Switch if request else bool
             options["description"] = "Whether the rule runs."
         else:
             bounds = rule.ranges[field.name.split("_", 1)[1]]
-            kind = float | None if field.name.startswith("red_") else float
+            number: Any = Number if request else float
+            kind = number | None if field.name.startswith("red_") else number
             options["gt" if bounds.low_open else "ge"] = bounds.low
             options["le"] = bounds.high
             level = field.name.split("_")[0].capitalize()
@@ -181,7 +182,7 @@ class RulesRead(ResponseModel):
 class RulesUpdate(RequestModel):
     """A new rulebook: omitted rules and thresholds take their defaults."""
 
-    version: int | None = Field(
+    version: Whole | None = Field(
         default=None,
         ge=1,
         le=2**31,

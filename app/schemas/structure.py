@@ -8,9 +8,11 @@ from pydantic import Field, model_validator
 from app.schemas.common import (
     TEXT_PATTERN,
     Code,
+    Day,
     Name,
     RequestModel,
     ResponseModel,
+    Whole,
     omittable,
 )
 from app.vocab import OrganisationKind, PulseStatus
@@ -59,8 +61,8 @@ class SystemUpdate(RequestModel):
     """Changes to the system; omitted fields stay as they are."""
 
     name: Name = omittable()
-    min_group_size: int = omittable(ge=3, le=1000, description=MinGroupSize.description)
-    adoption_months: int = omittable(ge=0, le=120, description=AdoptionMonths.description)
+    min_group_size: Whole = omittable(ge=3, le=1000, description=MinGroupSize.description)
+    adoption_months: Whole = omittable(ge=0, le=120, description=AdoptionMonths.description)
 
 
 class PlaceCreate(RequestModel):
@@ -117,8 +119,8 @@ class TeamCreate(RequestModel):
     name: Name
     place: Code = Field(description="Code of the team's place.")
     host_organisation: Code = Field(description="Code of the organisation hosting the team.")
-    formed_on: date | None = omittable(description=FormedOn.description)
-    headcount: int | None = omittable(ge=1, le=100_000, description=Headcount.description)
+    formed_on: Day | None = omittable(description=FormedOn.description)
+    headcount: Whole | None = omittable(ge=1, le=100_000, description=Headcount.description)
 
 
 class TeamUpdate(RequestModel):
@@ -127,8 +129,8 @@ class TeamUpdate(RequestModel):
     name: Name = omittable()
     place: Code = omittable(description="Code of the team's place.")
     host_organisation: Code = omittable(description="Code of the organisation hosting the team.")
-    formed_on: date | None = omittable(description=FormedOn.description)
-    headcount: int | None = omittable(ge=1, le=100_000, description=Headcount.description)
+    formed_on: Day | None = omittable(description=FormedOn.description)
+    headcount: Whole | None = omittable(ge=1, le=100_000, description=Headcount.description)
 
 
 class TeamRead(ResponseModel):
@@ -154,8 +156,8 @@ class PulseCreate(RequestModel):
 
     key: Code = Field(description="Identifier of the pulse, e.g. `2026-11`.", examples=["2026-11"])
     title: str = PulseTitle
-    opens_on: date = Field(description="First day responses are accepted (UTC).")
-    closes_on: date = Field(description="Last day responses are accepted (UTC), inclusive.")
+    opens_on: Day = Field(description="First day responses are accepted (UTC).")
+    closes_on: Day = Field(description="Last day responses are accepted (UTC), inclusive.")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
@@ -172,8 +174,8 @@ class PulseUpdate(RequestModel):
         pattern=TEXT_PATTERN,
         description="Title of the pulse.",
     )
-    opens_on: date = omittable(description="First day responses are accepted (UTC).")
-    closes_on: date = omittable(description="Last day responses are accepted (UTC), inclusive.")
+    opens_on: Day = omittable(description="First day responses are accepted (UTC).")
+    closes_on: Day = omittable(description="Last day responses are accepted (UTC), inclusive.")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:

@@ -101,3 +101,62 @@ def test_more_responses_than_a_hundred_times_the_headcount_still_read(
 
     assert scores.status_code == 200, scores.text
     assert json.dumps(scores.json()).count('"response_rate": 101.0') == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PATCH", "/v1/system", {"adoption_months": False}, "adoption_months"),
+        ("PATCH", "/v1/system", {"min_group_size": "5"}, "min_group_size"),
+        ("PATCH", "/v1/system", {"min_group_size": 5.0}, "min_group_size"),
+        ("PATCH", "/v1/teams/t1", {"headcount": True}, "headcount"),
+        ("PATCH", "/v1/teams/t1", {"headcount": "7"}, "headcount"),
+        ("PATCH", "/v1/teams/t1", {"formed_on": 0}, "formed_on"),
+        ("PATCH", "/v1/pulses/2026-12", {"opens_on": 0}, "opens_on"),
+        ("PATCH", "/v1/pulses/2026-12", {"closes_on": "1767225600"}, "closes_on"),
+        (
+            "POST",
+            "/v1/pulses",
+            {"key": "x", "title": "X", "opens_on": 0, "closes_on": "2027-01-31"},
+            "opens_on",
+        ),
+        ("POST", "/v1/keys", {"scopes": ["insights:read"], "expires_at": 1893456000}, "expires_at"),
+        ("PUT", "/v1/rules", {"rules": {"low_score": {"amber_below": "3.0"}}}, "amber_below"),
+        ("PUT", "/v1/rules", {"rules": {"low_score": {"enabled": "yes"}}}, "enabled"),
+        ("PUT", "/v1/rules", {"rules": {"low_score": {"enabled": 1}}}, "enabled"),
+        ("PUT", "/v1/rules", {"version": True, "rules": {}}, "version"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_a_422_naming_the_field(
+    client: TestClient, tenant: Tenant, method: str, path: str, body: Any, field: str
+) -> None:
+    # These were coerced (false -> 0, "7" -> 7, 0 -> 1970-01-01, "yes" -> true) and stored.
+    seed(client, tenant)
+    before = {p: client.get(p, headers=tenant.admin).json() for p in ("/v1/system", "/v1/rules")}
+
+    problem = assert_problem(client.request(method, path, json=body, headers=tenant.admin), 422)
+
+    assert field in json.dumps(problem["errors"])
+    after = {p: client.get(p, headers=tenant.admin).json() for p in ("/v1/system", "/v1/rules")}
+    assert after == before
+
+
+def test_a_feed_bound_given_as_a_number_is_a_400(client: TestClient, tenant: Tenant) -> None:
+    # updated_to=0.5 was read as half a second after 1970.
+    response = client.get("/v1/feeds/scores", params={"updated_to": "0.5"}, headers=tenant.admin)
+    assert_problem(response, 400)
+
+
+def test_the_json_types_a_client_sends_are_still_accepted(
+    client: TestClient, tenant: Tenant
+) -> None:
+    seed(client, tenant)
+    for method, path, body in [
+        ("PATCH", "/v1/system", {"min_group_size": 6, "adoption_months": 9}),
+        ("PATCH", "/v1/teams/t1", {"headcount": 7, "formed_on": "2026-01-05"}),
+        ("PATCH", "/v1/pulses/2026-12", {"opens_on": "2026-12-02"}),
+        ("PUT", "/v1/rules", {"rules": {"low_score": {"amber_below": 3, "enabled": True}}}),
+        ("POST", "/v1/keys", {"scopes": ["insights:read"], "expires_at": "2030-01-01T00:00Z"}),
+    ]:
+        response = client.request(method, path, json=body, headers=tenant.admin)
+        assert response.status_code in (200, 201), (path, response.text)
