@@ -116,28 +116,25 @@ def pandas_means(csv_path: Path, pulse: str) -> float:
 
 
 def pull_all(client: httpx.Client, base: str, key: str) -> tuple[float, int]:
-    """Every warning sign of the latest pulse, following `next`."""
+    """Every warning sign of the latest pulse, following `next`: seconds and count."""
     start = time.perf_counter()
-    count = 0
-    url: str | None = f"{base}/v1/warning-signs?limit=1000"
+    count = len(pull_pulse(client, base, key, None))
+    return time.perf_counter() - start, count
+
+
+def pull_pulse(
+    client: httpx.Client, base: str, key: str, pulse: str | None
+) -> list[dict[str, object]]:
+    """Every warning sign of one pulse (None: the latest), following `next`."""
+    flags: list[dict[str, object]] = []
+    chosen = "" if pulse is None else f"pulse={pulse}&"
+    url: str | None = f"{base}/v1/warning-signs?{chosen}limit=1000"
     while url:
         response = client.get(url, headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200, response.text
         body = response.json()
-        count += len(body["data"])
+        flags += body["data"]
         url = body["next"]
-    return time.perf_counter() - start, count
-
-
-def pull_pulse(client: httpx.Client, base: str, key: str, pulse: str) -> list[dict[str, object]]:
-    """Every warning sign of one pulse, following `next`."""
-    flags: list[dict[str, object]] = []
-    url: str | None = f"{base}/v1/warning-signs?pulse={pulse}&limit=1000"
-    while url:
-        response = client.get(url, headers={"Authorization": f"Bearer {key}"})
-        assert response.status_code == 200, response.text
-        flags += response.json()["data"]
-        url = response.json()["next"]
     return flags
 
 

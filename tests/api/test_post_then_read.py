@@ -10,9 +10,7 @@ place just created, a revoked key still let in).
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,10 +19,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.main import create_app
-from app.models import Organisation, Place, Pulse, Team
+from app.models import Place
 from app.settings import Settings
-from tests.api.test_races import remove_system
-from tests.builders import bearer, make_key, make_system
+from tests.api.test_races import open_system, remove_system
+from tests.builders import bearer
 
 ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 
@@ -32,44 +30,7 @@ ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 @pytest.fixture
 def server(app_settings: Settings, engine: Engine) -> Iterator[tuple[str, dict[str, str]]]:
     """A live server and an admin key of a system of its own, with a team and an open pulse."""
-    now = datetime.now(UTC)
-    with Session(engine) as session, session.begin():
-        system = make_system(session, f"read-{uuid.uuid4().hex[:12]}")
-        key = make_key(session, system)
-        place = Place(system_id=system.id, code="north", name="N", created_at=now, updated_at=now)
-        trust = Organisation(
-            system_id=system.id,
-            code="trust",
-            name="Trust",
-            kind="nhs_trust",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add_all([place, trust])
-        session.flush()
-        session.add(
-            Team(
-                system_id=system.id,
-                code="t1",
-                name="T1",
-                place_id=place.id,
-                host_organisation_id=trust.id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        session.add(
-            Pulse(
-                system_id=system.id,
-                key="p1",
-                title="P1",
-                opens_on=now.date() - timedelta(days=1),
-                closes_on=now.date() + timedelta(days=1),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        system_id = system.id
+    system_id, key = open_system(engine, "read")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -82,10 +82,11 @@ def remove_system(engine: Engine, system_id: int) -> None:
         session.execute(delete(System).where(System.id == system_id))
 
 
-@pytest.fixture
-def live(app_settings: Settings, engine: Engine) -> Iterator[Live]:
+def open_system(engine: Engine, prefix: str) -> tuple[int, str]:
+    """A system of its own, committed: place north, trust, team t1, pulse p1 open from
+    yesterday to tomorrow; its id and an admin key."""
     with Session(engine) as session, session.begin():
-        system = make_system(session, f"race-{uuid.uuid4().hex[:12]}")
+        system = make_system(session, f"{prefix}-{uuid.uuid4().hex[:12]}")
         key = make_key(session, system)
         session.add_all(
             [
@@ -129,6 +130,12 @@ def live(app_settings: Settings, engine: Engine) -> Iterator[Live]:
             )
         )
         system_id = system.id
+    return system_id, key
+
+
+@pytest.fixture
+def live(app_settings: Settings, engine: Engine) -> Iterator[Live]:
+    system_id, key = open_system(engine, "race")
     try:
         with TestClient(create_app(app_settings, engine=engine)) as client:
             yield Live(client, system_id, bearer(key), engine)

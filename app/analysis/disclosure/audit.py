@@ -58,7 +58,7 @@ def exposure(matrix: NDArray[np.integer], weights: NDArray[np.integer], k: int) 
     heavy = np.flatnonzero(weights >= k)
     columns = a[:, light]
     if heavy.size:
-        basis = _range(a[:, heavy])
+        basis = column_basis(a[:, heavy])
         columns = columns - basis @ (basis.T @ columns)
     keep = np.linalg.norm(columns, axis=0) > TOLERANCE
     light, columns = light[keep], columns[:, keep]
@@ -83,11 +83,11 @@ def exposes(matrix: NDArray[np.integer], atoms: list[int]) -> bool:
     return rank(matrix[:, rest]) < rank(matrix)
 
 
-def _range(matrix: Matrix) -> Matrix:
-    """An orthonormal basis of the column space."""
+def column_basis(matrix: Matrix) -> Matrix:
+    """An orthonormal basis of the column space, with the module's tolerance."""
+    if matrix.size == 0:
+        return np.zeros((matrix.shape[0], 0))
     u, values, _ = np.linalg.svd(matrix, full_matrices=False)
-    if values.size == 0:
-        return u[:, :0]
     return u[:, values > TOLERANCE * max(1.0, float(values[0]))]
 
 

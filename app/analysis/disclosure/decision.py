@@ -80,7 +80,7 @@ def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArr
     """The cells published by adding candidates in this order while the test passes."""
     published = p.fixed.copy()
     twins = _twins(p.incidence)
-    classes = _Classes(p, published)
+    classes = _Classes.of(p, published)
     deferred = []
     for cell in candidates:
         if published[cell]:
@@ -101,26 +101,25 @@ def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArr
     return published
 
 
+@dataclass(frozen=True)
 class _Classes:
-    """The atoms of a set of cells, kept as each group's class, to refine cell by cell."""
+    """The atoms of a set of cells as each group's class (-1: in no cell of the set)."""
 
-    def __init__(self, p: Problem, published: NDArray[np.bool_]) -> None:
-        self.p = p
-        _, classes = atoms(p.incidence[:, np.flatnonzero(published)])
-        self.classes = classes  # -1: in no cell of the set
+    p: Problem
+    classes: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, p: Problem, published: NDArray[np.bool_]) -> _Classes:
+        return cls(p, atoms(p.incidence[:, np.flatnonzero(published)])[1])
 
     def refined(self, cells: NDArray[np.intp]) -> _Classes:
         """The atoms once these cells are added (groups in the same cells stay together)."""
-        labels = self.classes.astype(np.int64) + 1  # 0: in no cell yet
+        labels = self.classes.astype(np.int64) + 1  # 0: in no cell, throughout
         for cell in cells.tolist():
             labels = labels * 2 + self.p.incidence[:, cell]
             _, labels = np.unique(labels, return_inverse=True)
-        out = object.__new__(_Classes)
-        out.p = self.p
-        # Groups in no cell have label 0 throughout, the others a nonzero one.
         covered = (self.classes >= 0) | self.p.incidence[:, cells].any(axis=1)
-        out.classes = np.where(covered, labels, -1).astype(np.intp)
-        return out
+        return _Classes(self.p, np.where(covered, labels, -1).astype(np.intp))
 
     def heavy(self, k: int) -> bool:
         """Whether every atom weighs at least k (a sufficient test of the exact one)."""

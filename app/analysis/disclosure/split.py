@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.analysis.disclosure.atoms import atoms, weights
-from app.analysis.disclosure.audit import TOLERANCE, exposure
+from app.analysis.disclosure.audit import TOLERANCE, column_basis, exposure, rank
 
 # Past this many sets of teams, step 2 stops and reports an exposure.
 MAX_TEAM_SETS = 400
@@ -88,7 +88,7 @@ class SplitTest:
         coupled = [t for t, r in enumerate(residuals) if r.shape[1]]
         if not coupled:
             return True
-        spanned = _rank(np.hstack([residuals[t] for t in coupled]))
+        spanned = rank(np.hstack([residuals[t] for t in coupled]))
         if _groups(residuals, coupled, spanned, self.k) >= self.k:
             return True
         return self._coupled_pass(published, mine, place, residuals, coupled, spanned)
@@ -113,7 +113,8 @@ class SplitTest:
             if chosen.size:
                 own = (t, chosen.tobytes())
                 if own not in self._own:
-                    self._own[own] = _range(self.incidence[np.ix_(rows, chosen)].astype(np.float64))
+                    mine = self.incidence[np.ix_(rows, chosen)].astype(np.float64)
+                    self._own[own] = column_basis(mine)
                 q = self._own[own]
                 p = p - (p @ q) @ q.T
             self._residual[key] = p if np.abs(p).max(initial=0.0) > TOLERANCE else p[:, :0]
@@ -191,27 +192,12 @@ def _groups(residuals: list[Matrix], coupled: list[int], spanned: int, k: int) -
     for t in coupled:
         group.append(residuals[t])
         width += residuals[t].shape[1]
-        if width >= spanned and _rank(np.hstack(group)) >= spanned:
+        if width >= spanned and rank(np.hstack(group)) >= spanned:
             full += 1
             if full >= k:
                 break
             group, width = [], 0
     return full
-
-
-def _rank(matrix: Matrix) -> int:
-    if matrix.size == 0:
-        return 0
-    values = np.linalg.svd(matrix, compute_uv=False)
-    return int((values > TOLERANCE * max(1.0, float(values[0]))).sum())
-
-
-def _range(matrix: Matrix) -> Matrix:
-    """An orthonormal basis of the column space."""
-    if matrix.size == 0:
-        return np.zeros((matrix.shape[0], 0))
-    u, values, _ = np.linalg.svd(matrix, full_matrices=False)
-    return u[:, values > TOLERANCE * max(1.0, float(values[0]))]
 
 
 def _left_null(matrix: Matrix, dimension: int) -> Matrix:
