@@ -26,7 +26,17 @@ def _in_utc(value: datetime) -> datetime:
 
 
 # Numbers and switches as JSON writes them: no "7" for 7, no true for 1, no 7.5 for 7.
-Whole = Annotated[int, Strict()]
+
+
+def _integral(value: Any) -> Any:
+    """A JSON number with no fraction (``7.0``) is a whole number, as JSON Schema says."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+# Strict: no booleans, no numbers written as text.
+Whole = Annotated[int, BeforeValidator(_integral), Strict()]
 Number = Annotated[float, Strict()]
 Switch = Annotated[bool, Strict()]
 

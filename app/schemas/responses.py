@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import PayloadTooLarge, field_error, validation_errors
 from app.schemas.common import Code, RequestModel, ResponseModel, UtcDatetime
-from app.vocab import Profession, Role
+from app.vocab import DIMENSIONS, Profession, Role
 
 MAX_BATCH = 5000
 
@@ -42,6 +42,16 @@ ExternalId = Annotated[
 
 class Scores(RequestModel):
     """One person's scores on the five dimensions; at least one is required."""
+
+    # The contract says "at least one dimension scored" too: one of them present, not null.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "minProperties": 1,
+            "anyOf": [
+                {"required": [d], "properties": {d: {"type": "integer"}}} for d in DIMENSIONS
+            ],
+        }
+    )
 
     purpose: Score | None = Field(default=None, description="Understanding of the purpose.")
     belief: Score | None = Field(default=None, description="Desire, and belief they can deliver.")

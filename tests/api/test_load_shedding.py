@@ -153,7 +153,7 @@ def test_a_refused_request_says_overloaded_with_retry_after(served: Served) -> N
 
 def test_sigterm_under_load_exits_within_ten_seconds(served: Served) -> None:
     async def load_then_terminate() -> float:
-        limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+        limits = httpx.Limits(max_connections=60, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=served.base, timeout=5, limits=limits) as client:
 
             async def keep_asking() -> None:
