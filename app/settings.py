@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         ),
     )
     rate_limit: str = Field(
-        default="100/second;5000/minute",
+        default="1000/second;10000/minute",
         description=(
             "Requests each API key may make, as `limits` strings joined by ';' (e.g. "
             "`50/second;1000/minute`), counted over a moving window. Empty: no limit."
