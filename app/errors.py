@@ -8,6 +8,7 @@ ProblemError                  any error the API answers with on purpose
 ├── Conflict            409   duplicate code, closed pulse, state that forbids the change
 ├── PayloadTooLarge     413   body or batch over the limit
 ├── ValidationFailed    422   the body is well-formed JSON but invalid
+├── TooManyRequests     429   over the key's rate limit, or the address's failed logins
 └── Unavailable         503   the database cannot be reached, is busy, or is not migrated
     ├── DatabaseReadOnly    503   the database accepts no writes
     ├── DatabaseFull        503   the database's storage is full
@@ -108,6 +109,10 @@ class UnsupportedMediaType(ProblemError):
 
 class ValidationFailed(ProblemError):
     status, slug, title = 422, "validation-failed", "Validation failed"
+
+
+class TooManyRequests(ProblemError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
 class Unavailable(ProblemError):

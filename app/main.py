@@ -41,6 +41,7 @@ from app.errors import (
 )
 from app.faults import FaultMemory
 from app.migrate import head_revision
+from app.ratelimit import Limiter, RateLimitHeadersMiddleware, declare_headers
 from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
 from app.settings import Settings, get_settings
@@ -139,6 +140,7 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))
         components[model.__name__] = extra
+    declare_headers(schema)
     app.openapi_schema = schema
     return schema
 
@@ -226,6 +228,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.key_secret = settings.key_secret
     app.state.head_revision = head_revision()
+    app.state.limiter = Limiter(settings)
     install_error_handlers(app)
     for router in (
         system.router,
@@ -245,6 +248,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app, metric_namespace="pulse"
     ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["operations"])
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(
         AdmissionMiddleware,
         limit=settings.max_in_flight,

@@ -2,7 +2,8 @@
 
 from functools import lru_cache
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +36,40 @@ class Settings(BaseSettings):
             "by the first read, or by `pulse publish`."
         ),
     )
+    rate_limit: str = Field(
+        default="1000/second;10000/minute",
+        description=(
+            "Requests each API key may make, as `limits` strings joined by ';' (e.g. "
+            "`50/second;1000/minute`), counted over a moving window. Empty: no limit."
+        ),
+    )
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description=(
+            "Failed authentications (missing, unknown, expired or revoked key) each client "
+            "address may make; past it, even a valid key from that address gets 429 until the "
+            "window passes. Empty: no limit."
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (e.g. `redis://redis:6379/0`) for rate-limit counters shared by every "
+            "worker and replica. When unset, each process counts in its own memory."
+        ),
+    )
+    rate_limit_prefix: str = Field(
+        default="pulse",
+        min_length=1,
+        description="Namespace prefix of the rate-limit counters (Redis keys start with it).",
+    )
+
+    @field_validator("rate_limit", "auth_failure_limit")
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError on a malformed limit
+        return value
 
     max_in_flight: int = Field(
         default=16,

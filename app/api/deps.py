@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.auth import Caller, authenticate, basic_scheme, bearer_scheme, key_secret, presented_key
 from app.db import get_session
+from app.errors import Unauthenticated
+from app.ratelimit import RATE_LIMITED_HEADERS, STATE_KEY, Limiter
 from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Problem
 from app.services.pagination import Slice
 from app.settings import Settings
@@ -54,13 +56,23 @@ def get_caller(
     _bearer: Annotated[None, Security(bearer_scheme)],
     _basic: Annotated[None, Security(basic_scheme)],
 ) -> Caller:
-    """The authenticated caller; 401 without a valid key."""
-    key = presented_key(request.headers.get("authorization"))
-    secret = getattr(request.app.state, "key_secret", None)
-    if secret is None:
-        # The secret never changes once set, so every replica may cache it.
-        secret = request.app.state.key_secret = key_secret(session, settings)
-    return authenticate(session, secret, key, now)
+    """The authenticated caller; 401 without a valid key, 429 past a rate limit."""
+    limiter: Limiter = request.app.state.limiter
+    address = request.client.host if request.client else "unknown"
+    # An address over its failure limit is refused even with a valid key: that stops guessing.
+    limiter.check_address(address)
+    try:
+        key = presented_key(request.headers.get("authorization"))
+        secret = getattr(request.app.state, "key_secret", None)
+        if secret is None:
+            # The secret never changes once set, so every replica may cache it.
+            secret = request.app.state.key_secret = key_secret(session, settings)
+        caller = authenticate(session, secret, key, now)
+    except Unauthenticated:
+        limiter.count_failure(address)
+        raise
+    setattr(request.state, STATE_KEY, limiter.count_request(caller.key_id))
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -106,6 +118,7 @@ _STATUS_TEXT = {
     413: "The request body is too large.",
     415: "The request body is not `application/json`.",
     422: "The body is invalid; `errors` points at each bad field.",
+    429: "Over the key's rate limit, or too many failed authentications from this address.",
     503: (
         "Overloaded or timed out, or the database cannot be reached, is busy, read-only, "
         "full or not migrated; retry after `Retry-After` seconds."
@@ -118,4 +131,11 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     statuses = (*statuses, 503)  # every such route needs the database
     if 422 in statuses:
         statuses = (*statuses, 415)  # every route with a body also refuses non-JSON bodies
-    return {s: {"model": Problem, "description": _STATUS_TEXT[s]} for s in sorted(set(statuses))}
+    if 401 in statuses:
+        statuses = (*statuses, 429)  # every route with a key is rate-limited
+    declared: dict[int | str, dict[str, Any]] = {
+        s: {"model": Problem, "description": _STATUS_TEXT[s]} for s in sorted(set(statuses))
+    }
+    if 429 in declared:
+        declared[429]["headers"] = RATE_LIMITED_HEADERS
+    return declared

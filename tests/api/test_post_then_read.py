@@ -34,7 +34,9 @@ def server(app_settings: Settings, engine: Engine) -> Iterator[tuple[str, dict[s
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(app_settings, engine=engine)
+    # Each round uses a revoked key on purpose: 334 failed authentications from one address.
+    settings = app_settings.model_copy(update={"auth_failure_limit": ""})
+    app = create_app(settings, engine=engine)
     live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=live.run, daemon=True)
     thread.start()
