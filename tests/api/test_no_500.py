@@ -108,7 +108,7 @@ def test_more_responses_than_a_hundred_times_the_headcount_still_read(
     [
         ("PATCH", "/v1/system", {"adoption_months": False}, "adoption_months"),
         ("PATCH", "/v1/system", {"min_group_size": "5"}, "min_group_size"),
-        ("PATCH", "/v1/system", {"min_group_size": 5.5}, "min_group_size"),
+        ("PATCH", "/v1/system", {"min_group_size": 5.0}, "min_group_size"),
         ("PATCH", "/v1/teams/t1", {"headcount": True}, "headcount"),
         ("PATCH", "/v1/teams/t1", {"headcount": "7"}, "headcount"),
         ("PATCH", "/v1/teams/t1", {"formed_on": 0}, "formed_on"),
