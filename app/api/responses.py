@@ -35,6 +35,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=257,
+        # 1 to 255 printable ASCII characters but quote and backslash, bare or quoted.
+        pattern=r'^("[!#-\[\]-~]{1,255}"|[!#-\[\]-~]{1,255})$',
         description="A unique key per batch (e.g. a UUID); a retry with the same key and body "
         "gets the first answer. Kept for 24 hours.",
     ),
