@@ -52,6 +52,9 @@ def serve(
         port=port,
         workers=workers,
         log_config=logging,
+        # uvicorn's own handling trusts 127.0.0.1 (or FORWARDED_ALLOW_IPS); the app trusts
+        # exactly PULSE_TRUSTED_PROXIES instead.
+        proxy_headers=False,
     )
 
 

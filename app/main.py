@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import Engine
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import (
     feeds,
@@ -25,7 +28,7 @@ from app.api import (
     system,
     teams,
 )
-from app.api.deps import get_now
+from app.api.deps import get_now, problems, scoped
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     BadRequest,
@@ -35,10 +38,12 @@ from app.errors import (
     install_error_handlers,
     problem_response,
 )
+from app.middleware import ContentEncodingMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from app.migrate import head_revision
 from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
-from app.settings import Settings, get_settings
+from app.settings import MetricsAccess, Settings, get_settings
+from app.vocab import Scope as KeyScope
 
 API_DESCRIPTION = """\
 Stores anonymous pulse-survey responses from integrated teams at place, computes warning
@@ -148,6 +153,30 @@ def _clock(app: FastAPI) -> datetime:
     return now
 
 
+def _expose_metrics(app: FastAPI, access: MetricsAccess) -> None:
+    """Count requests by route and serve them at ``/metrics``, to admin keys unless open."""
+    needs_key = access == MetricsAccess.key
+    Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
+        app, metric_namespace="pulse"
+    ).expose(
+        app,
+        endpoint="/metrics",
+        include_in_schema=True,
+        tags=["operations"],
+        response_class=Response,  # no JSON declared: the body is text
+        dependencies=[Depends(scoped(KeyScope.admin))] if needs_key else [],
+        responses={
+            200: {
+                "description": "The Prometheus text exposition format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **(problems(401, 403) if needs_key else {}),
+        },
+        summary="Metrics",
+        description="Prometheus metrics of the whole service: requests and latency by route.",
+    )
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the API. ``engine`` is made from the settings at start-up unless given."""
     settings = settings or get_settings()
@@ -173,7 +202,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if own_engine:
                 app.state.engine.dispose()
 
-    app = FastAPI(
+    # The documentation pages load their assets from the service, never from a CDN.
+    factory = FastAPIOffline if settings.docs else FastAPI
+    app = factory(
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
         title="Partnership engagement pulse API",
         version="1.0.0",
         description=API_DESCRIPTION,
@@ -188,6 +221,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ],
     )
     app.state.settings = settings
+    # A redirect to the path with or without a slash would be built from the Host header.
+    app.router.redirect_slashes = False
     app.state.key_secret = settings.key_secret
     app.state.head_revision = head_revision()
     install_error_handlers(app)
@@ -205,9 +240,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ops.router,
     ):
         app.include_router(router)
-    Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
-        app, metric_namespace="pulse"
-    ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["operations"])
+    if settings.metrics != MetricsAccess.off:
+        _expose_metrics(app, settings.metrics)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last is outermost: proxies, then headers, methods, and body decoding.
+    app.add_middleware(ContentEncodingMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MethodsMiddleware, routes=app.router.routes)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=(settings.public_base() or "").startswith("https:")
+    )
+    if settings.trusted_proxies.strip():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.openapi = lambda: _problem_json_openapi(app)  # type: ignore[method-assign]
     return app
