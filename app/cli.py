@@ -2,6 +2,7 @@
 
 import gc
 import json
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,9 +43,13 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from app.supervision import SUPERVISOR_ENV
+
     # The service's own messages (the publisher's) go where uvicorn's go.
     logging = copy.deepcopy(LOGGING_CONFIG)
     logging["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if workers > 1:
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -52,6 +57,8 @@ def serve(
         port=port,
         workers=workers,
         log_config=logging,
+        # SIGTERM: stop accepting, let requests in flight finish, exit within the bound.
+        timeout_graceful_shutdown=Settings().shutdown_timeout,
         # uvicorn's own handling trusts 127.0.0.1 (or FORWARDED_ALLOW_IPS); the app trusts
         # exactly PULSE_TRUSTED_PROXIES instead.
         proxy_headers=False,

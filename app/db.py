@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -49,19 +49,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 # Execution option marking a connection whose transaction only reads.
 READ_ONLY = "pulse_read_only"
 # Key of ``Session.info`` set by a session after which some closed pulse's results are due
 # (``services.results.revisions``: a change they depend on, a pulse closed); once it
 # commits, the publisher is nudged.
 RESULTS_DUE = "pulse_results_due"
+# Key of ``Session.info`` set once the session has flushed a write.
+FLUSHED = "pulse_flushed"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and real transactions."""
+def make_engine(
+    url: str,
+    *,
+    statement_timeout: float | None = None,
+    connect_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and real transactions.
+
+    ``statement_timeout`` (seconds) bounds each statement: PostgreSQL's own
+    ``statement_timeout``, and on SQLite the wait for the write lock. ``connect_timeout``
+    bounds opening a PostgreSQL connection. None leaves them unbounded (30 s on SQLite).
+    """
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        busy_ms = round((statement_timeout or 30) * 1000)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_ms / 1000})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -71,7 +86,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             if url not in ("sqlite://", "sqlite:///:memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -88,12 +103,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    if connect_timeout is not None:
+        # libpq counts whole seconds, and takes less than 2 as 2.
+        connect_args.setdefault("connect_timeout", max(2, round(connect_timeout)))
+    if statement_timeout is not None:
+        ms = round(statement_timeout * 1000)
+        # A transaction a crashed or stalled client left open is ended by the server too.
+        connect_args.setdefault(
+            "options",
+            f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={6 * ms}",
+        )
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # A read-only server is often a standby after a failover, or one switched back
+        # later: treat it as a lost connection, so the pool connects afresh next time
+        # rather than keep sessions that took the read-only default when they opened.
+        if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_SQLSTATE:
+            context.is_disconnect = True
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """The session factory the application uses."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _flushed)
+    return factory
+
+
+def _flushed(session: Session, _context: Any) -> None:
+    session.info[FLUSHED] = True
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -109,6 +151,9 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        faults = getattr(request.app.state, "db_faults", None)
+        if faults is not None and session.info.get(FLUSHED):
+            faults.clear()  # the database took a write: it is neither read-only nor full
         publisher = getattr(request.app.state, "publisher", None)
         if publisher is not None and session.info.get(RESULTS_DUE):
             publisher.nudge()

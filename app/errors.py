@@ -11,18 +11,30 @@ ProblemError                  any error the API answers with on purpose
 ├── UnsupportedMediaType 415  a body that is not JSON, or a Content-Encoding other than gzip
 ├── ValidationFailed    422   the body is well-formed JSON but invalid
 └── Unavailable         503   the database cannot be reached, is busy, or is not migrated
+    ├── DatabaseReadOnly    503   the database accepts no writes
+    ├── DatabaseFull        503   the database's storage is full
+    ├── Overloaded          503   the worker is at its limit of requests in flight
+    ├── ResultsComputing    503   a closed pulse's first results are still being computed
+    └── TimedOut            503   the request took longer than ``request_timeout``
 """
 
+import logging
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.faults import Fault, classify
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 # Problem types are relative URI references (RFC 9457 section 3.1.1), described in docs/API.md.
@@ -116,6 +128,41 @@ class ValidationFailed(ProblemError):
 class Unavailable(ProblemError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class DatabaseReadOnly(Unavailable):
+    slug, title = "database-read-only", "Database is read-only"
+
+
+class DatabaseFull(Unavailable):
+    slug, title = "database-full", "Database storage is full"
+
+
+class Overloaded(Unavailable):
+    slug, title = "overloaded", "Service overloaded"
+
+
+class TimedOut(Unavailable):
+    slug, title = "timeout", "Request timed out"
+
+
+class ResultsComputing(Unavailable):
+    slug, title = "results-computing", "Results being computed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, retry_after=5)
+
+
+def database_problem(fault: Fault) -> Unavailable:
+    """The problem a request answers when the database is in ``fault``."""
+    if fault is Fault.read_only:
+        return DatabaseReadOnly("The database accepts no writes; retry later.", retry_after=30)
+    if fault is Fault.full:
+        return DatabaseFull("The database's storage is full; retry later.", retry_after=30)
+    return Unavailable("The database cannot be reached or is busy; try again shortly.")
+
 
 def field_error(pointer: str, detail: str) -> dict[str, str]:
     """One entry of a validation ``errors`` list: a JSON pointer into the body."""
@@ -190,15 +237,20 @@ def install_error_handlers(app: FastAPI) -> None:
         error.headers = dict(exc.headers or {})
         return problem_response(error)
 
-    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
     @app.exception_handler(SQLAlchemyTimeoutError)
-    async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
-        # Lost connections, pool exhaustion, lock time-outs: the request may be retried.
-        error = Unavailable(
-            "The database cannot be reached or is busy; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
-        return problem_response(error)
+    @app.exception_handler(psycopg.Error)  # the COPY path uses psycopg directly
+    @app.exception_handler(sqlite3.Error)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        fault = classify(exc)
+        if fault is None:
+            logger.error("database error", exc_info=exc)
+            return problem_response(ProblemError("An unexpected error occurred."))
+        # Lost connections, pool exhaustion, lock time-outs, a read-only or full database:
+        # the request may be retried; the cause is logged, and /readyz reports the last two.
+        logger.warning("database %s: %s", fault, getattr(exc, "orig", None) or exc)
+        request.app.state.db_faults.note(fault)
+        return problem_response(database_problem(fault))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:

@@ -6,16 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import Engine
+from sqlalchemy.pool import NullPool
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.admission import AdmissionMiddleware
 from app.api import (
     feeds,
     insights,
@@ -29,6 +32,7 @@ from app.api import (
     teams,
 )
 from app.api.deps import get_now, problems, scoped
+from app.api.ops import PROBES
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     BadRequest,
@@ -38,11 +42,13 @@ from app.errors import (
     install_error_handlers,
     problem_response,
 )
+from app.faults import FaultMemory
 from app.middleware import ContentEncodingMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from app.migrate import head_revision
 from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
 from app.settings import MetricsAccess, Settings, get_settings
+from app.supervision import watch_supervisor
 from app.vocab import Scope as KeyScope
 
 API_DESCRIPTION = """\
@@ -177,30 +183,60 @@ def _expose_metrics(app: FastAPI, access: MetricsAccess) -> None:
     )
 
 
+def _engines(settings: Settings) -> list[Engine]:
+    """The engines of a process: requests', the background publisher's, the probes'."""
+    url = settings.database_url
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return [make_engine(url)]  # one connection is the whole database
+    timeouts = {"connect_timeout": settings.db_connect_timeout}
+    requests = make_engine(
+        url,
+        statement_timeout=settings.db_statement_timeout,
+        pool_size=settings.db_pool_size or settings.max_in_flight + 2,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout,
+        **timeouts,
+    )
+    background = make_engine(url, pool_size=2, max_overflow=0, **timeouts)
+    # Probes open a connection of their own each time: a full pool must not fail them.
+    probes = make_engine(url, statement_timeout=2, poolclass=NullPool, **timeouts)
+    return [requests, background, probes]
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the API. ``engine`` is made from the settings at start-up unless given."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_engine = engine is None
-        app.state.engine = engine or make_engine(settings.database_url)
-        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        # Requests in flight, threads and connections are sized together (app.admission).
+        to_thread.current_default_thread_limiter().total_tokens = settings.max_in_flight
+        engines = [engine] if engine is not None else _engines(settings)
+        app.state.engine = engines[0]
+        app.state.sessionmaker = make_sessionmaker(engines[0])
+        app.state.probe_engine = engines[-1]
+        app.state.db_faults = FaultMemory()
         app.state.publisher = None
         # A thread of its own would open another, empty, in-memory SQLite database.
         in_memory = settings.database_url in ("sqlite://", "sqlite:///:memory:")
         if settings.publish_interval > 0 and not in_memory:
             app.state.publisher = Publisher(
-                app.state.sessionmaker, settings.publish_interval, lambda: _clock(app)
+                make_sessionmaker(engines[1 if len(engines) > 1 else 0]),
+                settings.publish_interval,
+                lambda: _clock(app),
             )
             app.state.publisher.start()
+        watching = watch_supervisor()
         try:
             yield
         finally:
+            if watching is not None:
+                watching.set()
             if app.state.publisher is not None:
                 app.state.publisher.stop()
-            if own_engine:
-                app.state.engine.dispose()
+            if engine is None:
+                for own in engines:
+                    own.dispose()
 
     # The documentation pages load their assets from the service, never from a CDN.
     factory = FastAPIOffline if settings.docs else FastAPI
@@ -243,8 +279,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.metrics != MetricsAccess.off:
         _expose_metrics(app, settings.metrics)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    # Added last is outermost: proxies, then headers, methods, and body decoding.
+    # Added last is outermost: proxies, headers, methods, admission, then body decoding,
+    # so a refused request is answered before its body is read or inflated.
     app.add_middleware(ContentEncodingMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.max_in_flight,
+        timeout=settings.request_timeout,
+        exempt=PROBES,
+    )
     app.add_middleware(MethodsMiddleware, routes=app.router.routes)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=(settings.public_base() or "").startswith("https:")

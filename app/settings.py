@@ -88,6 +88,59 @@ class Settings(BaseSettings):
         """PULSE_PUBLIC_URL without its trailing slash; None when unset."""
         return None if self.public_url is None else str(self.public_url).rstrip("/")
 
+    max_in_flight: int = Field(
+        default=16,
+        ge=1,
+        description=(
+            "Requests one worker process works on at once; past it, a request is answered "
+            "503 `overloaded` at once rather than queued. The worker's thread pool has as "
+            "many threads, and its database pool this many connections plus two (the "
+            "background publisher's and a spare), so no request ever waits for a thread "
+            "while holding a connection."
+        ),
+    )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds a request may take before it is answered 503 `timeout` (with "
+            "`Retry-After`); its work, if stuck in the database, still holds its place "
+            "until the database answers."
+        ),
+    )
+    db_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Database connections per worker; `max_in_flight` + 2 when unset.",
+    )
+    db_pool_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds a request waits for a pooled connection before a 503.",
+    )
+    db_connect_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds to open a connection to PostgreSQL before giving up.",
+    )
+    db_statement_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest statement of a request, in seconds (PostgreSQL `statement_timeout`; on "
+            "SQLite, the longest wait for the write lock). The background publisher has no "
+            "such limit."
+        ),
+    )
+    shutdown_timeout: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Seconds `pulse serve` gives requests in flight to finish after SIGTERM before "
+            "it exits anyway."
+        ),
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,35 +1,13 @@
 """The schema comes from the migrations: up, down and up again, matching the models."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect
 
 from app.db import Base, make_engine
 from app.migrate import current_revision, downgrade, head_revision, upgrade
-from tests.conftest import PG_URL
-
-
-@pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend, apart from the one the other tests use."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    assert PG_URL is not None
-    base = make_url(PG_URL)
-    name = f"{base.database}_migrations"
-    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def tables(url: str) -> set[str]:

@@ -130,7 +130,10 @@ _STATUS_TEXT = {
     413: "The request body is too large.",
     415: "The request body is not `application/json`.",
     422: "The body is invalid; `errors` points at each bad field.",
-    503: "The database cannot be reached, is busy, or is not migrated; retry later.",
+    503: (
+        "Overloaded or timed out, or the database cannot be reached, is busy, read-only, "
+        "full or not migrated; retry after `Retry-After` seconds."
+    ),
 }
 
 

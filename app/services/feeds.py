@@ -89,7 +89,7 @@ class FeedQuery:
 def publish_closed(session: Session, system: System, now: datetime) -> list[Publication]:
     """Make sure every closed pulse's results are current; their publication records."""
     closed = closed_pulses(session, system.id, now)
-    return [publish(session, system, p, now, closed) for p in closed]
+    return [publish(session, system, p, now, closed, wait=False) for p in closed]
 
 
 def etag(feed: Feed, query: FeedQuery, fmt: str, publications: list[Publication]) -> str:

@@ -32,6 +32,7 @@ from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.stats import Moments
 from app.domain import pulse_status
+from app.errors import ResultsComputing
 from app.models import (
     Publication,
     Pulse,
@@ -192,11 +193,15 @@ def publish(
     now: datetime,
     closed: list[Pulse] | None = None,
     seen: KeptCache | None = None,
+    wait: bool = True,
 ) -> Publication:
     """A closed pulse's ledger and warning signs, brought up to date now if they are not.
 
     ``closed`` is the system's closed pulses, when the caller has them already; ``seen``
     keeps the cells of ledgers read, for a caller publishing several pulses in turn.
+    Without ``wait`` (a read), when another transaction is computing the system's results
+    the results kept before are returned as they are, or ``ResultsComputing`` raised if
+    there are none, rather than waiting for it.
     """
     inputs, done = _kept(session, system, pulse, now, closed)
     if done is not None and done.inputs == inputs.key:
@@ -205,7 +210,15 @@ def publish(
         # One computation per system at a time: a second reader waits, then finds it done
         # (so look again, at everything afresh), and rows are stamped in the order they are
         # committed (below).
-        session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, system.id)))
+        lock = (LOCK_SPACE, system.id)
+        if not wait and not session.scalar(select(func.pg_try_advisory_xact_lock(*lock))):
+            if done is not None:
+                return done  # published before, so known already: nothing new is shown
+            raise ResultsComputing(
+                f"The results of pulse {pulse.key!r} are being computed; retry shortly."
+            )
+        if wait:
+            session.execute(select(func.pg_advisory_xact_lock(*lock)))
         session.expire_all()
         inputs, done = _kept(session, system, pulse, now, None)
         if done is not None and done.inputs == inputs.key:

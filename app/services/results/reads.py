@@ -80,7 +80,7 @@ def scores(
         responses = sum(counts.get((pulse.id, code), 0) for code in codes)
         dimensions: list[dict[str, Any]] = []
         if status is PulseStatus.closed:
-            publish(session, system, pulse, now, closed)
+            publish(session, system, pulse, now, closed, wait=False)
             dimensions = _dimensions(
                 _cells(session, pulse, "team" if team else "place", place, team)
             )
@@ -125,7 +125,7 @@ def list_flags(
     closed: list[Pulse] | None = None,
 ) -> tuple[Slice[WarningSign], list[dict[str, Any]]]:
     """A page of the warning signs of a closed pulse, by id (``closed``: as for publish)."""
-    publish(session, system, pulse, now, closed)
+    publish(session, system, pulse, now, closed, wait=False)
     stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
     for name in ("place", "team", "rule", "severity", "dimension", "scope"):
         value = getattr(filters, name)
