@@ -59,6 +59,9 @@ def serve(
         log_config=logging,
         # SIGTERM: stop accepting, let requests in flight finish, exit within the bound.
         timeout_graceful_shutdown=Settings().shutdown_timeout,
+        # uvicorn's own handling trusts 127.0.0.1 (or FORWARDED_ALLOW_IPS); the app trusts
+        # exactly PULSE_TRUSTED_PROXIES instead.
+        proxy_headers=False,
     )
 
 

@@ -5,8 +5,10 @@ ProblemError                  any error the API answers with on purpose
 ├── Unauthenticated     401   missing, unknown, expired or revoked key
 ├── Forbidden           403   the key lacks the scope
 ├── NotFound            404   no such record in the caller's system
+├── MethodNotAllowed    405   the path does not take the method (``Allow`` lists those it does)
 ├── Conflict            409   duplicate code, closed pulse, state that forbids the change
-├── PayloadTooLarge     413   body or batch over the limit
+├── PayloadTooLarge     413   body or batch over the limit, compressed or decompressed
+├── UnsupportedMediaType 415  a body that is not JSON, or a Content-Encoding other than gzip
 ├── ValidationFailed    422   the body is well-formed JSON but invalid
 ├── TooManyRequests     429   over the key's rate limit, or the address's failed logins
 └── Unavailable         503   the database cannot be reached, is busy, or is not migrated
@@ -38,6 +40,15 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 # Problem types are relative URI references (RFC 9457 section 3.1.1), described in docs/API.md.
 TYPE_BASE = "/problems/"
+# The contract's caps (app/schemas/common.py, Problem and FieldProblem).
+DETAIL_MAX = 2000
+FIELD_MAX = {"pointer": 1024, "parameter": 200, "detail": DETAIL_MAX}
+
+
+def shown(value: object, limit: int = 100) -> str:
+    """``value`` as text cut to ``limit`` characters: how much of the input a detail echoes."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ProblemError(Exception):
@@ -55,8 +66,12 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
-        self.detail = detail
-        self.errors = list(errors) if errors is not None else None
+        self.detail = shown(detail, DETAIL_MAX)
+        self.errors = None
+        if errors is not None:
+            self.errors = [
+                {k: shown(v, FIELD_MAX.get(k, DETAIL_MAX)) for k, v in e.items()} for e in errors
+            ]
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
@@ -210,7 +225,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error: ProblemError
-        if exc.status_code == 404:
+        if exc.status_code == 400:
+            # FastAPI's only 400: a JSON body it could not decode (e.g. bytes that are not UTF-8).
+            error = BadRequest("The request body is not valid JSON (JSON is UTF-8 text).")
+        elif exc.status_code == 404:
             error = NotFound("No resource at this path.")
         elif exc.status_code == 413:
             error = PayloadTooLarge("The request body is too large.")
@@ -241,4 +259,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
-        return problem_response(ProblemError("An unexpected error occurred."))
+        response = problem_response(ProblemError("An unexpected error occurred."))
+        # Answered outside the middlewares, so it sets the header they set on the rest.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -7,13 +7,16 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from anyio import to_thread
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import Engine
 from sqlalchemy.pool import NullPool
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.admission import AdmissionMiddleware
 from app.api import (
@@ -28,7 +31,7 @@ from app.api import (
     system,
     teams,
 )
-from app.api.deps import get_now
+from app.api.deps import get_now, problems, scoped
 from app.api.ops import PROBES
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
@@ -40,12 +43,14 @@ from app.errors import (
     problem_response,
 )
 from app.faults import FaultMemory
+from app.middleware import ContentEncodingMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from app.migrate import head_revision
 from app.ratelimit import Limiter, RateLimitHeadersMiddleware, declare_headers
 from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
-from app.settings import Settings, get_settings
+from app.settings import MetricsAccess, Settings, get_settings
 from app.supervision import watch_supervisor
+from app.vocab import Scope as KeyScope
 
 API_DESCRIPTION = """\
 Stores anonymous pulse-survey responses from integrated teams at place, computes warning
@@ -156,6 +161,30 @@ def _clock(app: FastAPI) -> datetime:
     return now
 
 
+def _expose_metrics(app: FastAPI, access: MetricsAccess) -> None:
+    """Count requests by route and serve them at ``/metrics``, to admin keys unless open."""
+    needs_key = access == MetricsAccess.key
+    Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
+        app, metric_namespace="pulse"
+    ).expose(
+        app,
+        endpoint="/metrics",
+        include_in_schema=True,
+        tags=["operations"],
+        response_class=Response,  # no JSON declared: the body is text
+        dependencies=[Depends(scoped(KeyScope.admin))] if needs_key else [],
+        responses={
+            200: {
+                "description": "The Prometheus text exposition format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **(problems(401, 403) if needs_key else {}),
+        },
+        summary="Metrics",
+        description="Prometheus metrics of the whole service: requests and latency by route.",
+    )
+
+
 def _engines(settings: Settings) -> list[Engine]:
     """The engines of a process: requests', the background publisher's, the probes'."""
     url = settings.database_url
@@ -211,7 +240,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 for own in engines:
                     own.dispose()
 
-    app = FastAPI(
+    # The documentation pages load their assets from the service, never from a CDN.
+    factory = FastAPIOffline if settings.docs else FastAPI
+    app = factory(
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
         title="Partnership engagement pulse API",
         version="1.0.0",
         description=API_DESCRIPTION,
@@ -226,6 +259,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ],
     )
     app.state.settings = settings
+    # A redirect to the path with or without a slash would be built from the Host header.
+    app.router.redirect_slashes = False
     app.state.key_secret = settings.key_secret
     app.state.head_revision = head_revision()
     app.state.limiter = Limiter(settings)
@@ -244,16 +279,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ops.router,
     ):
         app.include_router(router)
-    Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
-        app, metric_namespace="pulse"
-    ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["operations"])
+    if settings.metrics != MetricsAccess.off:
+        _expose_metrics(app, settings.metrics)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
+    # Added last is outermost: proxies, headers, methods, admission, then body decoding,
+    # so a refused request is answered before its body is read or inflated.
+    app.add_middleware(ContentEncodingMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         AdmissionMiddleware,
         limit=settings.max_in_flight,
         timeout=settings.request_timeout,
         exempt=PROBES,
     )
+    app.add_middleware(MethodsMiddleware, routes=app.router.routes)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=(settings.public_base() or "").startswith("https:")
+    )
+    if settings.trusted_proxies.strip():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.openapi = lambda: _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,10 +1,19 @@
 """Configuration from ``PULSE_*`` environment variables."""
 
+from enum import StrEnum
 from functools import lru_cache
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import AnyHttpUrl, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MetricsAccess(StrEnum):
+    """Who may read ``/metrics``."""
+
+    off = "off"
+    key = "key"
+    open = "open"
 
 
 class Settings(BaseSettings):
@@ -70,6 +79,50 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError on a malformed limit
         return value
+
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        description=(
+            "Scheme, host and optional path prefix under which clients reach the service "
+            "(e.g. `https://pulse.example.nhs.uk`); the base of every `next` and `Link` URL. "
+            "The Host header is never used. When unset, links use the scheme of the "
+            "connection and the address the server is bound to. An `https` URL also turns "
+            "on Strict-Transport-Security."
+        ),
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
+            "X-Forwarded-For and X-Forwarded-Proto headers are believed; `*` trusts every "
+            "peer. Empty (the default): the headers are ignored."
+        ),
+    )
+    metrics: MetricsAccess = Field(
+        default=MetricsAccess.key,
+        description=(
+            "`/metrics` (Prometheus, service-wide counts per route): `key` needs an admin "
+            "key, `open` needs none, `off` removes it."
+        ),
+    )
+    docs: bool = Field(
+        default=True,
+        description=(
+            "Serve the Swagger UI (`/docs`) and ReDoc (`/redoc`) pages, with their assets "
+            "from the service itself. `/openapi.json` is served either way."
+        ),
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_only(cls, url: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if url is not None and (url.query or url.fragment or url.username):
+            raise ValueError("must be a scheme, host and path, without query, fragment or user")
+        return url
+
+    def public_base(self) -> str | None:
+        """PULSE_PUBLIC_URL without its trailing slash; None when unset."""
+        return None if self.public_url is None else str(self.public_url).rstrip("/")
 
     max_in_flight: int = Field(
         default=16,

@@ -1,8 +1,9 @@
 """Typed dependency aliases shared by the routers."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, MutableMapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Query, Request, Security
 from sqlalchemy.orm import Session
@@ -101,11 +102,34 @@ Cursor = Annotated[
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
 
 
+def _bound_address(scope: MutableMapping[str, Any]) -> str:
+    """The scheme and the address the server is bound to: what links use without a public URL."""
+    scheme = scope.get("scheme", "http")
+    host, port = scope.get("server") or ("localhost", None)
+    if port is None:  # a Unix socket: its path is no host
+        host = "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def absolute_url(request: Request, **params: str) -> str:
+    """This request's URL with ``params`` set, on PULSE_PUBLIC_URL; never from the Host header."""
+    settings: Settings = request.app.state.settings
+    base = settings.public_base() or _bound_address(request.scope)
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(request.scope["path"])
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in params]
+    return f"{base}{path}?{urlencode([*kept, *params.items()])}"
+
+
 def page(request: Request, chunk: Slice[Any], items: list[Any]) -> dict[str, Any]:
     """A list body: the items, and the absolute URL and cursor of the next page."""
     next_url = None
     if chunk.next_cursor is not None:
-        next_url = str(request.url.include_query_params(cursor=chunk.next_cursor))
+        next_url = absolute_url(request, cursor=chunk.next_cursor)
     return {"data": items, "next": next_url, "next_cursor": chunk.next_cursor}
 
 

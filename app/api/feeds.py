@@ -6,7 +6,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import Cursor, NowDep, SessionDep, problems, scoped, writes_on_read
+from app.api.deps import (
+    Cursor,
+    NowDep,
+    SessionDep,
+    absolute_url,
+    problems,
+    scoped,
+    writes_on_read,
+)
 from app.auth import Caller
 from app.errors import BadRequest
 from app.schemas.common import Page, UtcDatetime
@@ -117,7 +125,7 @@ def _serve(
 def _next(request: Request, cursor: str | None, headers: dict[str, str]) -> str | None:
     if cursor is None:
         return None
-    url = str(request.url.include_query_params(cursor=cursor))
+    url = absolute_url(request, cursor=cursor)
     headers["Link"] = f'<{url}>; rel="next"'
     return url
 

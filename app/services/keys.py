@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import DISPLAY_PREFIX_LENGTH, hash_key, new_key
-from app.errors import Conflict, NotFound, ValidationFailed, field_error
+from app.errors import Conflict, NotFound, ValidationFailed, field_error, shown
 from app.models import ApiKey, System
 from app.services.pagination import Slice, cursor_datetime, keyset_page
 from app.vocab import Scope
@@ -94,7 +94,7 @@ def revoke_key(session: Session, system_id: int, key_id: uuid.UUID | None, now: 
             select(ApiKey).where(ApiKey.system_id == system_id, ApiKey.id == key_id)
         )
     if api_key is None:
-        raise NotFound(f"No API key with id '{key_id}' in this system.")
+        raise NotFound(f"No API key with id '{shown(key_id)}' in this system.")
     if api_key.revoked_at is None:
         api_key.revoked_at = now
         session.flush()

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.domain import pulse_status
-from app.errors import Conflict, NotFound, ValidationFailed, field_error
+from app.errors import Conflict, NotFound, ValidationFailed, field_error, shown
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, cursor_datetime, keyset_page
@@ -547,7 +547,7 @@ def erase(session: Session, system_id: int, response_id: uuid.UUID | None) -> No
             select(Response).where(Response.system_id == system_id, Response.id == response_id)
         )
     if response is None:
-        raise NotFound(f"No response with id '{response_id}' in this system.")
+        raise NotFound(f"No response with id '{shown(response_id)}' in this system.")
     session.delete(response)
     session.flush()
     revise_pulse(session, response.pulse_id)

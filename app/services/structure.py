@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain import pulse_status
-from app.errors import Conflict, NotFound, ValidationFailed, field_error
+from app.errors import Conflict, NotFound, ValidationFailed, field_error, shown
 from app.models import Organisation, Place, Pulse, System, Team
 from app.schemas.common import RequestModel
 from app.services.pagination import Slice, keyset_page
@@ -58,7 +58,7 @@ def get_by_code(session: Session, model: type[M], system_id: int, code: str) -> 
     """The record with ``code`` in the system, or 404."""
     row = session.scalar(select(model).where(model.system_id == system_id, model.code == code))
     if row is None:
-        raise NotFound(f"No {model.__tablename__} with code '{code}' in this system.")
+        raise NotFound(f"No {model.__tablename__} with code '{shown(code)}' in this system.")
     return row
 
 
@@ -200,7 +200,7 @@ def get_pulse(session: Session, system_id: int, key: str) -> Pulse:
     """The pulse with ``key`` in the system, or 404."""
     pulse = session.scalar(select(Pulse).where(Pulse.system_id == system_id, Pulse.key == key))
     if pulse is None:
-        raise NotFound(f"No pulse with key '{key}' in this system.")
+        raise NotFound(f"No pulse with key '{shown(key)}' in this system.")
     return pulse
 
 

@@ -40,7 +40,7 @@ def test_readyz_is_unavailable_when_the_database_cannot_be_reached(tmp_path: Pat
 def test_metrics_count_requests_and_latency_by_route(client: TestClient, tenant: Tenant) -> None:
     client.get("/v1/places/nope", headers=tenant.admin)
     client.get("/v1/places/nope", headers=tenant.admin)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=tenant.admin).text
     assert (
         'pulse_http_requests_total{handler="/v1/places/{code}",method="GET",status="404"} 2.0'
         in text
