@@ -25,6 +25,7 @@ from app.api import (
     system,
     teams,
 )
+from app.api.bodies import start_checker, stop_checker
 from app.api.deps import get_now
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
@@ -165,11 +166,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 app.state.sessionmaker, settings.publish_interval, lambda: _clock(app)
             )
             app.state.publisher.start()
+        start_checker(app)
         try:
             yield
         finally:
             if app.state.publisher is not None:
                 app.state.publisher.stop()
+            stop_checker(app)
             if own_engine:
                 app.state.engine.dispose()
 

@@ -21,6 +21,9 @@ from app.migrate import upgrade
 from app.settings import Settings
 
 PG_URL = os.environ.get("PULSE_TEST_DATABASE_URL")
+# Large bodies are checked in a worker thread, not a process started with every app (and
+# every command the tests run); the tests of that process start it themselves.
+os.environ.setdefault("PULSE_BODY_CHECK_WORKERS", "0")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
