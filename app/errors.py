@@ -210,7 +210,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        deferred = getattr(request.state, "body_problem", None)  # see app.api.bodies
+        if deferred is not None and all(err["loc"][:1] == ("body",) for err in exc.errors()):
+            return problem_response(deferred)
         return problem_response(from_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)

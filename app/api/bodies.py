@@ -13,6 +13,7 @@ it is used only when ``Settings.body_check_workers`` is 0.
 """
 
 import asyncio
+import importlib
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -105,7 +106,14 @@ async def read_body(request: Request, read: Callable[[bytes], T], raw: bytes) ->
 def start_checker(app: FastAPI) -> None:
     """Start the checking processes, unless there are to be none."""
     if app.state.settings.body_check_workers > 0:
-        _checker(app).submit(int)  # spawned now, while no request waits for them
+        pool = _checker(app)
+        for _ in range(app.state.settings.body_check_workers):
+            pool.submit(_warm)  # now, while no request waits for them
+
+
+def _warm() -> None:
+    """Import in a checking process what its first body would (seconds on a busy machine)."""
+    importlib.import_module("app.main")
 
 
 def _checker(app: FastAPI) -> ProcessPoolExecutor:
@@ -162,7 +170,13 @@ class BodyRoute(APIRoute):
             raw = await request.body()
             if not raw:  # FastAPI says the body is required
                 return await handle(request)
-            value = await read_body(request, read, raw)
+            try:
+                value = await read_body(request, read, raw)
+            except ValidationFailed as problem:
+                # Said once the dependencies (the caller's key first) have passed, as FastAPI
+                # does: a None body fails there at once, and the handler answers this.
+                request.state.body_problem = problem
+                value = None
             return await handle(_ReadRequest(request, raw, value))
 
         return handler

@@ -122,8 +122,8 @@ BATCH_BODY = {
     openapi_extra=BATCH_BODY,
 )
 def create_batch(
-    body: Annotated[BatchBody, Depends(batch_body)],
     caller: WriterDep,
+    body: Annotated[BatchBody, Depends(batch_body)],
     session: SessionDep,
     now: NowDep,
     idempotency_key: IdempotencyKey = None,
