@@ -31,6 +31,7 @@ from app.api import (
     system,
     teams,
 )
+from app.api.bodies import start_checker, stop_checker
 from app.api.deps import get_now, problems, scoped
 from app.api.ops import PROBES
 from app.db import make_engine, make_sessionmaker
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             )
             app.state.publisher.start()
         watching = watch_supervisor()
+        start_checker(app)
         try:
             yield
         finally:
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 watching.set()
             if app.state.publisher is not None:
                 app.state.publisher.stop()
+            stop_checker(app)
             if engine is None:
                 for own in engines:
                     own.dispose()

@@ -35,6 +35,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, description="Largest request body accepted, in bytes."
     )
+    body_check_bytes: int = Field(
+        default=512 * 1024,
+        ge=0,
+        description=(
+            "Request bodies larger than this, in bytes, are parsed and validated in a process "
+            "of its own, so that the event loop keeps answering other requests meanwhile."
+        ),
+    )
+    body_check_workers: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Processes per server worker that parse and validate large request bodies; 0 "
+            "does it in a worker thread, where it may hold up other requests for a while."
+        ),
+    )
     publish_interval: float = Field(
         default=60.0,
         ge=0,

@@ -25,6 +25,9 @@ from app.settings import Settings
 os.environ.setdefault("PULSE_REQUEST_TIMEOUT", "600")
 
 PG_URL = os.environ.get("PULSE_TEST_DATABASE_URL")
+# Large bodies are checked in a worker thread, not a process started with every app (and
+# every command the tests run); the tests of that process start it themselves.
+os.environ.setdefault("PULSE_BODY_CHECK_WORKERS", "0")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 # "postgresql": run only the tests that run on PostgreSQL (a second pass after a SQLite one).
 ONLY_BACKEND = os.environ.get("PULSE_TEST_ONLY_BACKEND")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.analysis.signs import RULES, RulebookError
+from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -28,7 +29,7 @@ from app.services import structure
 from app.services.results import publish, reads
 from app.vocab import Scope
 
-router = APIRouter(tags=["insights"])
+router = APIRouter(tags=["insights"], route_class=BodyRoute)
 computed = APIRouter(tags=["insights"], dependencies=[Depends(writes_on_read)])
 
 ReaderDep = Annotated[Caller, Depends(scoped(Scope.insights_read))]

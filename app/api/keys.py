@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -20,7 +21,7 @@ from app.schemas.common import Page
 from app.schemas.keys import KeyCreate, KeyCreated, KeyRead
 from app.services import keys
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=BodyRoute)
 
 
 @router.get("", response_model=Page[KeyRead], responses=problems(400, 401, 403))

@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -20,7 +21,7 @@ from app.schemas.common import Page
 from app.schemas.structure import OrganisationCreate, OrganisationRead, OrganisationUpdate
 from app.services import structure
 
-router = APIRouter(prefix="/v1/organisations", tags=["structure"])
+router = APIRouter(prefix="/v1/organisations", tags=["structure"], route_class=BodyRoute)
 
 
 @router.get("", response_model=Page[OrganisationRead], responses=problems(400, 401))

@@ -1,12 +1,13 @@
 """Responses: posted by portals, singly or in batches; read back as metadata only."""
 
-import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
+from app.api.bodies import BodyRoute, decode, read_body
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -19,7 +20,7 @@ from app.api.deps import (
     scoped,
 )
 from app.auth import Caller
-from app.errors import BadRequest
+from app.errors import BadRequest, ErrorList
 from app.schemas.common import Page
 from app.schemas.responses import BatchResult, ResponseCreate, ResponseRead, parse_batch
 from app.services import idempotency
@@ -27,7 +28,7 @@ from app.services import responses as service
 from app.services.responses import Problem
 from app.vocab import Scope
 
-router = APIRouter(prefix="/v1/responses", tags=["responses"])
+router = APIRouter(prefix="/v1/responses", tags=["responses"], route_class=BodyRoute)
 
 WriterDep = Annotated[Caller, Depends(scoped(Scope.responses_write))]
 IdempotencyKey = Annotated[
@@ -83,12 +84,25 @@ def create_response(
     return JSONResponse(ResponseRead.model_validate(again).model_dump(mode="json"), status_code=200)
 
 
-async def json_body(request: Request) -> Any:
-    """The request body parsed as JSON; 400 when it is not JSON."""
-    try:
-        return json.loads(await request.body())
-    except ValueError:
-        raise BadRequest("The request body is not valid JSON.") from None
+@dataclass(frozen=True)
+class BatchBody:
+    """A batch body as read: its fingerprint, its valid items and the errors of the rest."""
+
+    fingerprint: str
+    items: list[tuple[int, ResponseCreate]]
+    invalid: ErrorList
+
+
+def read_batch(raw: bytes) -> BatchBody:
+    """Parse and validate a batch body."""
+    body = decode(raw)
+    items, invalid = parse_batch(body)
+    return BatchBody(idempotency.body_fingerprint(body), items, invalid)
+
+
+async def batch_body(request: Request) -> BatchBody:
+    """The batch body, read away from the event loop when it is large."""
+    return await read_body(request, read_batch, await request.body())
 
 
 BATCH_BODY = {
@@ -110,28 +124,27 @@ BATCH_BODY = {
     openapi_extra=BATCH_BODY,
 )
 def create_batch(
-    body: Annotated[Any, Depends(json_body)],
     caller: WriterDep,
+    body: Annotated[BatchBody, Depends(batch_body)],
     session: SessionDep,
     now: NowDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Store up to 5,000 responses, all or none; a 422 points at every bad item."""
     key = _parse_idempotency_key(idempotency_key)
-    fingerprint = idempotency.body_fingerprint(body)
+    fingerprint = body.fingerprint
     if key is not None:
         replay = idempotency.claim(session, caller.system_id, caller.writer, key, fingerprint, now)
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
-    items, invalid = parse_batch(body)
     stored = service.ingest(
         session,
         caller.system_id,
-        items,
+        body.items,
         now,
         caller.has(Scope.admin),
         _batch_pointer,
-        invalid=invalid,
+        invalid=body.invalid,
         writer=caller.writer,
     )
     result = {"created": stored.created, "already_stored": stored.already_stored}

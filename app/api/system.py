@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
+from app.api.bodies import BodyRoute
 from app.api.deps import AdminDep, CallerDep, NowDep, SessionDep, problems
 from app.models import System
 from app.schemas.structure import SystemChanged, SystemRead, SystemUpdate
 from app.services import structure
 from app.services.results import ledger
 
-router = APIRouter(prefix="/v1/system", tags=["structure"])
+router = APIRouter(prefix="/v1/system", tags=["structure"], route_class=BodyRoute)
 
 
 @router.get("", response_model=SystemRead, responses=problems(401))

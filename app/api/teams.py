@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
+from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
@@ -20,7 +21,7 @@ from app.schemas.common import Page
 from app.schemas.structure import TeamCreate, TeamRead, TeamUpdate
 from app.services import structure
 
-router = APIRouter(prefix="/v1/teams", tags=["structure"])
+router = APIRouter(prefix="/v1/teams", tags=["structure"], route_class=BodyRoute)
 
 PlaceFilter = Annotated[
     str | None, Query(max_length=64, description="Only the teams of this place (by code).")

@@ -14,6 +14,7 @@ from pydantic import (
     Strict,
 )
 
+from app.errors import MAX_ERRORS
 from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, NAME_MAX_LENGTH
 
 
@@ -136,5 +137,13 @@ class Problem(BaseModel):
     status: int = Field(ge=400, le=599, description="The HTTP status code.")
     detail: str = Field(max_length=2000, description="What went wrong with this request.")
     errors: list[FieldProblem] | None = Field(
-        default=None, max_length=10000, description="For validation problems: each bad field."
+        default=None,
+        max_length=MAX_ERRORS,
+        description=f"For validation problems: the bad fields, at most {MAX_ERRORS} of them.",
+    )
+    error_count: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="How many bad fields there are in all, listed in `errors` or not.",
     )

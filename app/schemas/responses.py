@@ -6,7 +6,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from app.errors import PayloadTooLarge, field_error, validation_errors
+from app.errors import ErrorList, PayloadTooLarge, field_error
 from app.schemas.common import Code, RequestModel, ResponseModel, UtcDatetime
 from app.vocab import DIMENSIONS, Profession, Role
 
@@ -106,31 +106,35 @@ class ResponseBatch(RequestModel):
     )
 
 
-def parse_batch(body: Any) -> tuple[list[tuple[int, ResponseCreate]], list[dict[str, str]]]:
-    """The valid items of a batch body with their indices, and an error for each bad field.
+def parse_batch(body: Any) -> tuple[list[tuple[int, ResponseCreate]], ErrorList]:
+    """The valid items of a batch body with their indices, and the errors of its bad fields.
 
     Items are validated one by one, so that a 422 can list every bad item at once, those
     with bad fields here and those naming unknown codes later.
     """
+    errors = ErrorList()
     if not isinstance(body, dict) or not isinstance(body.get("responses"), list):
-        return [], [field_error("/responses", "a list of responses is required")]
+        errors.add(field_error("/responses", "a list of responses is required"))
+        return [], errors
     unknown = [name for name in body if name != "responses"]
     if unknown:
-        return [], [field_error(f"/{name}", "Extra inputs are not permitted") for name in unknown]
+        for name in unknown:
+            errors.add(field_error(f"/{name}", "Extra inputs are not permitted"))
+        return [], errors
     raw = body["responses"]
     if len(raw) > MAX_BATCH:
         raise PayloadTooLarge(
             f"A batch holds at most {MAX_BATCH} responses; this one has {len(raw)}."
         )
     if not raw:
-        return [], [field_error("/responses", "at least one response is required")]
+        errors.add(field_error("/responses", "at least one response is required"))
+        return [], errors
     items: list[tuple[int, ResponseCreate]] = []
-    errors: list[dict[str, str]] = []
     for index, item in enumerate(raw):
         try:
             items.append((index, ResponseCreate.model_validate(item)))
         except ValidationError as exc:
-            errors.extend(validation_errors(exc, prefix=f"/responses/{index}"))
+            errors.add_validation(exc, prefix=f"/responses/{index}")
     return items, errors
 
 

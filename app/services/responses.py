@@ -14,7 +14,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.domain import pulse_status
-from app.errors import Conflict, NotFound, ValidationFailed, field_error, shown
+from app.errors import (
+    MAX_ERRORS,
+    Conflict,
+    ErrorList,
+    NotFound,
+    ValidationFailed,
+    field_error,
+    shown,
+)
 from app.models import SCORE_SCALE, Organisation, Pulse, Response, Team
 from app.schemas.responses import ResponseCreate
 from app.services.pagination import Slice, cursor_datetime, keyset_page
@@ -560,7 +568,7 @@ def ingest(
     now: datetime,
     may_backfill: bool,
     pointer: Callable[[Problem], str],
-    invalid: Sequence[dict[str, str]] = (),
+    invalid: ErrorList | None = None,
     writer: str | None = None,
 ) -> Stored:
     """Store ``items`` all together or not at all; problems are reported at ``pointer``.
@@ -571,23 +579,28 @@ def ingest(
     """
     refs = References(session, system_id)
     prepared = prepare(refs, items, now, may_backfill, writer=writer)
+    invalid = invalid or ErrorList()
     if invalid or prepared.invalid:
-        errors = [*invalid, *(field_error(pointer(p), p.detail) for p in prepared.invalid)]
+        # The first errors of the two lists, each in item order, hold the first of them all.
+        first = [field_error(pointer(p), p.detail) for p in prepared.invalid[:MAX_ERRORS]]
         raise ValidationFailed(
             "Invalid, or naming something that does not exist in this system; nothing was stored.",
-            errors=sorted(errors, key=_pointer_order),
+            errors=sorted([*invalid.listed, *first], key=_pointer_order)[:MAX_ERRORS],
+            error_count=invalid.count + len(prepared.invalid),
         )
     if prepared.refused:
         pulses = sorted({p.detail for p in prepared.refused})
         raise Conflict(
             "Only an admin key may load responses into a closed pulse, and no key into a "
             f"scheduled one: {'; '.join(pulses)}. Nothing was stored.",
-            errors=[field_error(pointer(p), p.detail) for p in prepared.refused],
+            errors=[field_error(pointer(p), p.detail) for p in prepared.refused[:MAX_ERRORS]],
+            error_count=len(prepared.refused),
         )
     try:
         stored = store(session, system_id, prepared.rows, prepared.indices)
     except ExternalIdConflict as clash:
-        clash.errors = [field_error(pointer(p), p.detail) for p in clash.clashes]
+        clash.errors = [field_error(pointer(p), p.detail) for p in clash.clashes[:MAX_ERRORS]]
+        clash.error_count = len(clash.clashes)
         raise
     # A late upload changes published results. So may a response to a pulse that closes by
     # date while this transaction is still to commit: pulses are judged as they will be

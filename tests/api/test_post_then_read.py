@@ -11,10 +11,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -27,16 +29,12 @@ from tests.builders import bearer
 ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 
 
-@pytest.fixture
-def server(app_settings: Settings, engine: Engine) -> Iterator[tuple[str, dict[str, str]]]:
-    """A live server and an admin key of a system of its own, with a team and an open pulse."""
-    system_id, key = open_system(engine, "read")
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free port; its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # Each round uses a revoked key on purpose: 334 failed authentications from one address.
-    settings = app_settings.model_copy(update={"auth_failure_limit": ""})
-    app = create_app(settings, engine=engine)
     live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=live.run, daemon=True)
     thread.start()
@@ -45,10 +43,22 @@ def server(app_settings: Settings, engine: Engine) -> Iterator[tuple[str, dict[s
         while not live.started:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", bearer(key)
+        yield f"http://127.0.0.1:{port}"
     finally:
         live.should_exit = True
         thread.join(30)
+
+
+@pytest.fixture
+def server(app_settings: Settings, engine: Engine) -> Iterator[tuple[str, dict[str, str]]]:
+    """A live server and an admin key of a system of its own, with a team and an open pulse."""
+    system_id, key = open_system(engine, "read")
+    try:
+        # Each round uses a revoked key on purpose: 334 failed authentications from one address.
+        settings = app_settings.model_copy(update={"auth_failure_limit": ""})
+        with serving(create_app(settings, engine=engine)) as base:
+            yield base, bearer(key)
+    finally:
         remove_system(engine, system_id)
 
 
