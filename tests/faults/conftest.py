@@ -12,9 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, NullPool, create_engine, text
+from sqlalchemy import Engine, NullPool, create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from app.db import make_engine
+from app.migrate import upgrade
+from app.models import Response
+from tests.api.test_races import open_system, remove_system
+from tests.builders import bearer
 from tests.faults.cluster import PrivateCluster, postgres_bin
 from tests.faults.server import ApiProcess
 
@@ -48,7 +53,7 @@ def cluster() -> Iterator[PrivateCluster]:
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('faults') / 'pulse.db'}"
-    migrate(url)
+    upgrade(url)  # in this process: the command is run on the cluster's database
     return url
 
 
@@ -76,3 +81,22 @@ def api(database_url: str) -> Iterator[ApiProcess]:
     server = ApiProcess(database_url).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def admin(engine: Engine) -> Iterator[tuple[int, dict[str, str]]]:
+    """A system with team t1 and open pulse p1, and the headers of its admin key."""
+    system_id, key = open_system(engine, "fault")
+    yield system_id, bearer(key)
+    remove_system(engine, system_id)
+
+
+def stored(engine: Engine, system_id: int, external_ids: list[str]) -> dict[str, int]:
+    """How many rows the system holds of each of ``external_ids`` that it holds at all."""
+    with Session(engine) as session:
+        query = (
+            select(Response.external_id, func.count())
+            .where(Response.system_id == system_id, Response.external_id.in_(external_ids))
+            .group_by(Response.external_id)
+        )
+        return {str(external_id): count for external_id, count in session.execute(query)}

@@ -2,30 +2,32 @@
 
 Processes are forked from a server that has imported the application once, so starting
 one takes a fraction of a second rather than the seconds an import takes: the kill tests
-start one per kill.
+start one per kill. The listening socket is bound here and handed over, so a request sent
+while the server starts waits for it instead of being refused.
 """
 
 import multiprocessing
 import os
-import time
+import socket
 from typing import Any
 
 import httpx
 import uvicorn
 
-from tests.faults.cluster import free_port
-
 _FORKS = multiprocessing.get_context("forkserver")
 # "__main__" first: each process would otherwise run the main module (pytest) again.
-_FORKS.set_forkserver_preload(["__main__", "app.main", "uvicorn"])
+_FORKS.set_forkserver_preload(
+    ["__main__", "app.main", "uvicorn", "uvicorn.lifespan.on", "uvicorn.protocols.http.auto"]
+)
 
 
-def _serve(database_url: str, port: int) -> None:
+def _serve(database_url: str, listening: socket.socket) -> None:
     """Run the service on ``database_url``, configured as `pulse serve` is: by environment."""
     os.environ["PULSE_DATABASE_URL"] = database_url
-    uvicorn.run(
-        "app.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning"
-    )
+    # No background publisher: the tests watch for the one write they make.
+    os.environ["PULSE_PUBLISH_INTERVAL"] = "0"
+    config = uvicorn.Config("app.main:create_app", factory=True, log_level="warning")
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 class ApiProcess:
@@ -36,22 +38,32 @@ class ApiProcess:
         self.process: Any = None
         self.base = ""
 
-    def start(self, timeout: float = 60) -> "ApiProcess":
-        """Start the server and wait until it answers ``/healthz``."""
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        self.process = _FORKS.Process(target=_serve, args=(self.database_url, port), daemon=True)
-        self.process.start()
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process.is_alive(), f"the API exited with {self.process.exitcode}"
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.02)
+    def launch(self) -> "ApiProcess":
+        """Start the server, without waiting for it: ``ready`` does."""
+        with socket.socket() as listening:
+            listening.bind(("127.0.0.1", 0))
+            listening.listen(128)
+            self.base = f"http://127.0.0.1:{listening.getsockname()[1]}"
+            self.process = _FORKS.Process(
+                target=_serve, args=(self.database_url, listening), daemon=True
+            )
+            self.process.start()
+        # Closed here once handed over: connections to a killed server are then refused.
+        return self
+
+    def ready(self, timeout: float = 60) -> "ApiProcess":
+        """Wait until the server answers ``/healthz``."""
+        try:
+            answer = httpx.get(f"{self.base}/healthz", timeout=timeout)
+        except httpx.TransportError as exc:
+            exit_code = self.process.exitcode
+            raise AssertionError(f"the API did not start (exit code {exit_code})") from exc
+        assert answer.status_code == 200, answer.text
+        return self
+
+    def start(self) -> "ApiProcess":
+        """Start the server and wait until it answers."""
+        return self.launch().ready()
 
     @property
     def alive(self) -> bool:
