@@ -143,10 +143,12 @@ def test_a_killed_postmaster_is_unavailable_until_started_again_and_loses_nothin
 ) -> None:
     served_again(portal)
     cluster.kill_postmaster()
-    unavailable = portal.count(503) + 5
-    portal.wait(lambda: portal.count(503) >= unavailable)
-    ready = httpx.get(f"{api.base}/readyz", timeout=TIMEOUT)
-    cluster.start_after_crash()
+    try:
+        unavailable = portal.count(503) + 5
+        portal.wait(lambda: portal.count(503) >= unavailable)
+        ready = httpx.get(f"{api.base}/readyz", timeout=TIMEOUT)
+    finally:
+        cluster.start_after_crash()  # the tests after this one need it, whatever happened
     served_again(portal)
 
     assert ready.status_code == 503 and ready.headers["retry-after"]
