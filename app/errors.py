@@ -6,6 +6,7 @@ ProblemError                  any error the API answers with on purpose
 ├── Forbidden           403   the key lacks the scope
 ├── NotFound            404   no such record in the caller's system
 ├── MethodNotAllowed    405   the path does not take the method (``Allow`` lists those it does)
+├── RequestTimeout      408   the body arrived too slowly
 ├── Conflict            409   duplicate code, closed pulse, state that forbids the change
 ├── PayloadTooLarge     413   body or batch over the limit, compressed or decompressed
 ├── UnsupportedMediaType 415  a body that is not JSON, or a Content-Encoding other than gzip
@@ -118,6 +119,10 @@ class NotFound(ProblemError):
 
 class MethodNotAllowed(ProblemError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class RequestTimeout(ProblemError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
 
 
 class Conflict(ProblemError):
@@ -296,6 +301,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error = NotFound("No resource at this path.")
         elif exc.status_code == 413:
             error = PayloadTooLarge("The request body is too large.")
+        elif exc.status_code == 408:
+            error = RequestTimeout("The request body arrived too slowly; send it again.")
         elif exc.status_code == 405:
             error = MethodNotAllowed("This method is not allowed on this path.")
         else:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import anyio
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi_offline import FastAPIOffline
@@ -68,12 +69,14 @@ class RequestGuardMiddleware:
     - a NUL character in the URL (400): PostgreSQL cannot store or compare text holding
       NUL, so it would otherwise reach the database as an error, not be refused as input;
     - a body that is not JSON (415);
-    - a body over ``max_body_bytes`` (413), by Content-Length up front or while reading.
+    - a body over ``max_body_bytes`` (413), by Content-Length up front or while reading;
+    - a body whose next part takes over ``read_timeout`` seconds to arrive (408).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, read_timeout: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,9 +88,19 @@ class RequestGuardMiddleware:
             return
         received = 0
 
+        body_done = False
+
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:
+                return await receive()  # after the body: a disconnect, however late
+            try:
+                # A client trickling its body must not hold a place for ever.
+                with anyio.fail_after(self.read_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(status_code=408) from None
+            body_done = not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:
                 # FastAPI re-raises HTTPException from body reading; the handler renders it.
@@ -284,7 +297,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(router)
     if settings.metrics != MetricsAccess.off:
         _expose_metrics(app, settings.metrics)
-    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout=settings.body_read_timeout,
+    )
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last is outermost: proxies, headers, methods, admission, then body decoding,
     # so a refused request is answered before its body is read or inflated.

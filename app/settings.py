@@ -184,6 +184,14 @@ class Settings(BaseSettings):
             "such limit."
         ),
     )
+    body_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest wait, in seconds, for the next part of a request body; a client that "
+            "trickles its body slower is answered 408."
+        ),
+    )
     shutdown_timeout: int = Field(
         default=8,
         ge=1,
