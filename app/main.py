@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.admission import AdmissionMiddleware
 from app.api import (
+    audit,
     feeds,
     insights,
     keys,
@@ -45,6 +46,7 @@ from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
 from app.settings import Settings, get_settings
 from app.supervision import watch_supervisor
+from app.usage import KeyUseMiddleware, KeyUseRecorder
 
 API_DESCRIPTION = """\
 Stores anonymous pulse-survey responses from integrated teams at place, computes warning
@@ -197,6 +199,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 lambda: _clock(app),
             )
             app.state.publisher.start()
+        app.state.key_uses = KeyUseRecorder(
+            lambda: app.state.sessionmaker(),
+            lambda: _clock(app),
+            capacity=settings.audit_buffer_size,
+            flush_interval=0 if in_memory else settings.audit_flush_interval,
+            retention_days=settings.audit_retention_days,
+        )
+        app.state.key_uses.start()
         watching = watch_supervisor()
         try:
             yield
@@ -205,6 +215,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 watching.set()
             if app.state.publisher is not None:
                 app.state.publisher.stop()
+            app.state.key_uses.stop()
             if engine is None:
                 for own in engines:
                     own.dispose()
@@ -220,6 +231,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "insights", "description": "Scores and warning signs; the rulebook."},
             {"name": "feeds", "description": "Flat, incremental feeds for BI tools."},
             {"name": "keys", "description": "API keys of the system."},
+            {"name": "audit", "description": "Who did what: admin actions and uses of keys."},
             {"name": "operations", "description": "Probes and metrics."},
         ],
     )
@@ -238,12 +250,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         insights.router,
         feeds.router,
         keys.router,
+        audit.router,
         ops.router,
     ):
         app.include_router(router)
     Instrumentator(registry=CollectorRegistry(), should_group_status_codes=False).instrument(
         app, metric_namespace="pulse"
     ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["operations"])
+    app.add_middleware(KeyUseMiddleware, recorder=lambda: getattr(app.state, "key_uses", None))
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         AdmissionMiddleware,
