@@ -13,7 +13,9 @@ from app.vocab import AuditAction, AuditTarget
 class AuditEventRead(ResponseModel):
     """An admin action or a use of a key; never scores, answers or secrets."""
 
-    id: int = Field(description="Identifier of the event (its order among events at one time).")
+    id: int = Field(
+        ge=1, le=2**63 - 1, description="Identifier of the event (its order among events at once)."
+    )
     key_id: uuid.UUID | None = Field(
         description="The key that acted or was presented; null for a key that matched none."
     )

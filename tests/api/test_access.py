@@ -56,6 +56,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Scope | None]] = [
     ("PUT", "/v1/rules", {"rules": {"polarised": {"amber_sd": 1.5}}}, ADMIN),
     ("GET", "/v1/feeds/scores", None, FEEDS),
     ("GET", "/v1/feeds/warning-signs", None, FEEDS),
+    ("GET", "/v1/audit-events", None, ADMIN),
 ]
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
