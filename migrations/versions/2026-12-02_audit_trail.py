@@ -39,9 +39,6 @@ def upgrade() -> None:
         sa.Column("status", sa.SmallInteger(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["system_id"], ["system.id"], name=op.f("fk_audit_event_system_id_system")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     op.create_index("ix_audit_event_system_id_occurred_at_id", "audit_event", ["system_id", *ORDER])
