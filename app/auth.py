@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.errors import Forbidden, Unauthenticated
 from app.models import ApiKey, InstanceSecret, System
 from app.settings import Settings
+from app.usage import key_found
 from app.vocab import Scope
 
 KEY_PREFIX = "pulse_"
@@ -122,6 +123,8 @@ def authenticate(session: Session, secret: str, key: str, now: datetime) -> Call
     if len(key) > 200:
         raise Unauthenticated("The API key is not valid.")
     api_key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_key(key, secret)))
+    if api_key is not None:
+        key_found(api_key.system_id, api_key.id)  # for the audit trail, whatever follows
     if api_key is None or api_key.revoked_at is not None:
         raise Unauthenticated("The API key is not valid.")
     if api_key.expires_at is not None and api_key.expires_at <= now:

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.admission import AdmissionMiddleware
 from app.api import (
+    audit,
     feeds,
     insights,
     keys,
@@ -52,6 +53,7 @@ from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
 from app.settings import MetricsAccess, Settings, get_settings
 from app.supervision import watch_supervisor
+from app.usage import KeyUseMiddleware, KeyUseRecorder
 from app.vocab import Scope as KeyScope
 
 API_DESCRIPTION = """\
@@ -242,6 +244,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 lambda: _clock(app),
             )
             app.state.publisher.start()
+        app.state.key_uses = KeyUseRecorder(
+            lambda: app.state.sessionmaker(),
+            lambda: _clock(app),
+            capacity=settings.audit_buffer_size,
+            flush_interval=0 if in_memory else settings.audit_flush_interval,
+            retention_days=settings.audit_retention_days,
+        )
+        app.state.key_uses.start()
         watching = watch_supervisor()
         start_checker(app)
         try:
@@ -252,6 +262,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if app.state.publisher is not None:
                 app.state.publisher.stop()
             stop_checker(app)
+            app.state.key_uses.stop()
             if engine is None:
                 for own in engines:
                     own.dispose()
@@ -271,6 +282,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "insights", "description": "Scores and warning signs; the rulebook."},
             {"name": "feeds", "description": "Flat, incremental feeds for BI tools."},
             {"name": "keys", "description": "API keys of the system."},
+            {"name": "audit", "description": "Who did what: admin actions and uses of keys."},
             {"name": "operations", "description": "Probes and metrics."},
         ],
     )
@@ -292,6 +304,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         insights.router,
         feeds.router,
         keys.router,
+        audit.router,
         ops.router,
     ):
         app.include_router(router)
@@ -306,6 +319,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Added last is outermost: proxies, headers, methods, admission, then body decoding,
     # so a refused request is answered before its body is read or inflated.
     app.add_middleware(ContentEncodingMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(KeyUseMiddleware, recorder=lambda: getattr(app.state, "key_uses", None))
     app.add_middleware(
         AdmissionMiddleware,
         limit=settings.max_in_flight,

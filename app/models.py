@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -345,3 +346,37 @@ class WarningSign(Base):
     evidence: Mapped[dict[str, object]] = mapped_column(JSON)
     rules_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One admin action, or one use of a key: who, what, on what, when, and how it ended.
+
+    Never scores, answers or secrets. ``system_id`` is null for a refused key that matched
+    no key: there is no tenant to show it to. No foreign keys: on PostgreSQL each is a
+    per-row trigger on every batch of key uses, and a trail must not hold up what it records.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_system_id_occurred_at_id", "system_id", "occurred_at", "id"),
+        Index("ix_audit_event_key", "system_id", "key_id", "occurred_at", "id"),
+        Index("ix_audit_event_action", "system_id", "action", "occurred_at", "id"),
+        Index(
+            "ix_audit_event_target", "system_id", "target_kind", "target_code", "occurred_at", "id"
+        ),
+        Index("ix_audit_event_occurred_at", "occurred_at"),  # the retention purge
+    )
+
+    # A row per request: more than an Integer holds over the retention period.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    system_id: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    action: Mapped[str] = mapped_column(String(32))
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_code: Mapped[str] = mapped_column(String(128))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Names of the fields an update set, or how many responses a late upload stored.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -201,6 +201,33 @@ class Settings(BaseSettings):
         ),
     )
 
+    audit_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description=(
+            "Days the audit trail keeps an event (a year of pulses and its review, with a "
+            "month to spare); older events are purged by the service's key-use recorder, "
+            "hourly."
+        ),
+    )
+    audit_flush_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Seconds between writes of the key-use records buffered in memory (at most this "
+            "long of them is lost if the process is killed). 0 turns the recorder's thread "
+            "off: they are then written at shutdown, or when `flush()` is called."
+        ),
+    )
+    audit_buffer_size: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Key-use records one worker holds before writing them; past it, while the "
+            "database cannot take them, the newest are dropped and the drop is logged."
+        ),
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -63,3 +63,39 @@ class PulseStatus(StrEnum):
     scheduled = "scheduled"
     open = "open"
     closed = "closed"
+
+
+class AuditAction(StrEnum):
+    """What an audit event records: an admin action, or a use of a key."""
+
+    place_create = "place.create"
+    place_update = "place.update"
+    organisation_create = "organisation.create"
+    organisation_update = "organisation.update"
+    team_create = "team.create"
+    team_update = "team.update"
+    pulse_create = "pulse.create"
+    pulse_update = "pulse.update"
+    pulse_close = "pulse.close"
+    system_update = "system.update"
+    rules_replace = "rules.replace"
+    key_create = "key.create"
+    key_revoke = "key.revoke"
+    late_upload = "responses.late_upload"
+    response_erase = "response.erase"
+    key_use = "key.use"
+    key_refused = "key.refused"
+
+
+class AuditTarget(StrEnum):
+    """What an audit event's target is."""
+
+    place = "place"
+    organisation = "organisation"
+    team = "team"
+    pulse = "pulse"
+    system = "system"
+    rules = "rules"
+    key = "key"
+    response = "response"
+    route = "route"

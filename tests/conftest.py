@@ -139,8 +139,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app_settings(database_url: str) -> Settings:
-    # The requests of a test share its connection, which a publisher thread must not use.
-    return Settings(database_url=database_url, max_body_bytes=1_000_000, publish_interval=0)
+    # The requests of a test share its connection, which a publisher thread must not use,
+    # nor the key-use recorder's (tests write its records with ``app.state.key_uses.flush()``).
+    return Settings(
+        database_url=database_url,
+        max_body_bytes=1_000_000,
+        publish_interval=0,
+        audit_flush_interval=0,
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.analysis.signs import RULES, RulebookError
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -27,7 +28,7 @@ from app.schemas.common import Page
 from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
 from app.services import structure
 from app.services.results import publish, reads
-from app.vocab import Scope
+from app.vocab import AuditAction, AuditTarget, Scope
 
 router = APIRouter(tags=["insights"], route_class=BodyRoute)
 computed = APIRouter(tags=["insights"], dependencies=[Depends(writes_on_read)])
@@ -149,7 +150,7 @@ def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
 
 @router.put("/v1/rules", response_model=RulesRead, responses=problems(400, 401, 403, 409, 413, 422))
 def put_rules(
-    body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+    body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:
     """Replace the rulebook (omitted settings take their defaults); the version goes up by one."""
     _book, current = publish.rulebook(session, caller.system_id)
@@ -164,4 +165,5 @@ def put_rules(
             "The rulebook is invalid.",
             errors=[field_error(f"/{p.path}", p.detail) for p in exc.problems],
         ) from None
+    audit.record(AuditAction.rules_replace, AuditTarget.rules, version)
     return {"version": version, **book.to_dict()}

@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -20,6 +21,7 @@ from app.models import ApiKey
 from app.schemas.common import Page
 from app.schemas.keys import KeyCreate, KeyCreated, KeyRead
 from app.services import keys
+from app.vocab import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=BodyRoute)
 
@@ -44,7 +46,12 @@ def list_keys(
     responses=problems(400, 401, 403, 413, 422),
 )
 def create_key(
-    body: KeyCreate, request: Request, caller: AdminDep, session: SessionDep, now: NowDep
+    body: KeyCreate,
+    request: Request,
+    caller: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    audit: AuditDep,
 ) -> dict[str, Any]:
     """Create a key; its secret is in this answer and nowhere else, ever."""
     api_key, plaintext = keys.create_key(
@@ -57,14 +64,19 @@ def create_key(
         expires_at=body.expires_at,
         client=body.client,
     )
+    audit.record(AuditAction.key_create, AuditTarget.key, api_key.id)
     return {**KeyRead.model_validate(api_key).model_dump(), "key": plaintext}
 
 
 @router.post("/{key_id}/revoke", response_model=KeyRead, responses=problems(401, 403, 404))
-def revoke_key(key_id: str, caller: AdminDep, session: SessionDep, now: NowDep) -> ApiKey:
+def revoke_key(
+    key_id: str, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
+) -> ApiKey:
     """Revoke a key at once; revoking a revoked key changes nothing."""
     try:
         parsed = uuid.UUID(key_id)
     except ValueError:
         parsed = None
-    return keys.revoke_key(session, caller.system_id, parsed, now)
+    revoked = keys.revoke_key(session, caller.system_id, parsed, now)
+    audit.record(AuditAction.key_revoke, AuditTarget.key, revoked.id)
+    return revoked

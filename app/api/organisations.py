@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -20,6 +21,7 @@ from app.models import Organisation
 from app.schemas.common import Page
 from app.schemas.structure import OrganisationCreate, OrganisationRead, OrganisationUpdate
 from app.services import structure
+from app.vocab import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/v1/organisations", tags=["structure"], route_class=BodyRoute)
 
@@ -44,9 +46,10 @@ def list_organisations(
     responses=problems(400, 401, 403, 409, 413, 422),
 )
 def create_organisation(
-    body: OrganisationCreate, caller: AdminDep, session: SessionDep, now: NowDep
+    body: OrganisationCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> Organisation:
     """Create a partner organisation."""
+    audit.record(AuditAction.organisation_create, AuditTarget.organisation, body.code)
     return structure.create_coded(session, Organisation, caller.system_id, body.model_dump(), now)
 
 
@@ -60,8 +63,14 @@ def get_organisation(code: str, caller: CallerDep, session: SessionDep) -> Organ
     "/{code}", response_model=OrganisationRead, responses=problems(400, 401, 403, 404, 413, 422)
 )
 def update_organisation(
-    code: str, body: OrganisationUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+    code: str,
+    body: OrganisationUpdate,
+    caller: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    audit: AuditDep,
 ) -> Organisation:
     """Rename an organisation or change its kind; its code never changes."""
+    audit.record(AuditAction.organisation_update, AuditTarget.organisation, code, body)
     organisation = structure.get_by_code(session, Organisation, caller.system_id, code)
     return structure.update_coded(session, organisation, body.model_dump(exclude_unset=True), now)

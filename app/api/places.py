@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -20,6 +21,7 @@ from app.models import Place
 from app.schemas.common import Page
 from app.schemas.structure import PlaceCreate, PlaceRead, PlaceUpdate
 from app.services import structure
+from app.vocab import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/v1/places", tags=["structure"], route_class=BodyRoute)
 
@@ -43,8 +45,11 @@ def list_places(
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 409, 413, 422),
 )
-def create_place(body: PlaceCreate, caller: AdminDep, session: SessionDep, now: NowDep) -> Place:
+def create_place(
+    body: PlaceCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
+) -> Place:
     """Create a place."""
+    audit.record(AuditAction.place_create, AuditTarget.place, body.code)
     return structure.create_coded(session, Place, caller.system_id, body.model_dump(), now)
 
 
@@ -56,8 +61,14 @@ def get_place(code: str, caller: CallerDep, session: SessionDep) -> Place:
 
 @router.patch("/{code}", response_model=PlaceRead, responses=problems(400, 401, 403, 404, 413, 422))
 def update_place(
-    code: str, body: PlaceUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+    code: str,
+    body: PlaceUpdate,
+    caller: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    audit: AuditDep,
 ) -> Place:
     """Rename a place; its code never changes."""
+    audit.record(AuditAction.place_update, AuditTarget.place, code, body)
     place = structure.get_by_code(session, Place, caller.system_id, code)
     return structure.update_coded(session, place, body.model_dump(exclude_unset=True), now)

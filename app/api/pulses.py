@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -19,6 +20,7 @@ from app.api.deps import (
 from app.schemas.common import Page
 from app.schemas.structure import PulseCreate, PulseRead, PulseUpdate
 from app.services import structure
+from app.vocab import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/v1/pulses", tags=["structure"], route_class=BodyRoute)
 
@@ -44,9 +46,10 @@ def list_pulses(
     responses=problems(400, 401, 403, 409, 413, 422),
 )
 def create_pulse(
-    body: PulseCreate, caller: AdminDep, session: SessionDep, now: NowDep
+    body: PulseCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:
     """Schedule a pulse; its status follows from its dates."""
+    audit.record(AuditAction.pulse_create, AuditTarget.pulse, body.key)
     pulse = structure.create_pulse(session, caller.system_id, body.model_dump(), now)
     return structure.pulse_view(pulse, now)
 
@@ -61,17 +64,26 @@ def get_pulse(key: str, caller: CallerDep, session: SessionDep, now: NowDep) -> 
     "/{key}", response_model=PulseRead, responses=problems(400, 401, 403, 404, 409, 413, 422)
 )
 def update_pulse(
-    key: str, body: PulseUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+    key: str,
+    body: PulseUpdate,
+    caller: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    audit: AuditDep,
 ) -> dict[str, Any]:
     """Change a pulse's title or dates; a closed pulse keeps its dates (409)."""
+    audit.record(AuditAction.pulse_update, AuditTarget.pulse, key, body)
     pulse = structure.get_pulse(session, caller.system_id, key)
     structure.update_pulse(session, pulse, body.model_dump(exclude_unset=True), now)
     return structure.pulse_view(pulse, now)
 
 
 @router.post("/{key}/close", response_model=PulseRead, responses=problems(401, 403, 404))
-def close_pulse(key: str, caller: AdminDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+def close_pulse(
+    key: str, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
+) -> dict[str, Any]:
     """Close a pulse now, for good; closing a closed pulse changes nothing."""
+    audit.record(AuditAction.pulse_close, AuditTarget.pulse, key)
     pulse = structure.get_pulse(session, caller.system_id, key)
     structure.close_pulse(session, pulse, now)
     return structure.pulse_view(pulse, now)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
+from app.api.audit import Audit, AuditDep
 from app.api.bodies import BodyRoute, decode, read_body
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -26,7 +27,7 @@ from app.schemas.responses import BatchResult, ResponseCreate, ResponseRead, par
 from app.services import idempotency
 from app.services import responses as service
 from app.services.responses import Problem
-from app.vocab import Scope
+from app.vocab import AuditAction, AuditTarget, Scope
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"], route_class=BodyRoute)
 
@@ -65,7 +66,7 @@ def _batch_pointer(problem: Problem) -> str:
     },
 )
 def create_response(
-    body: ResponseCreate, caller: WriterDep, session: SessionDep, now: NowDep
+    body: ResponseCreate, caller: WriterDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> Any:
     """Store one response. Posting the same response again (same `external_id`) is safe."""
     stored = service.ingest(
@@ -77,6 +78,7 @@ def create_response(
         _item_pointer,
         writer=caller.writer,
     )
+    _late_upload(audit, stored)
     if stored.ids:
         return service.receipt(session, caller.system_id, stored.ids[0])
     assert body.external_id is not None
@@ -128,6 +130,7 @@ def create_batch(
     body: Annotated[BatchBody, Depends(batch_body)],
     session: SessionDep,
     now: NowDep,
+    audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Store up to 5,000 responses, all or none; a 422 points at every bad item."""
@@ -147,6 +150,7 @@ def create_batch(
         invalid=body.invalid,
         writer=caller.writer,
     )
+    _late_upload(audit, stored)
     result = {"created": stored.created, "already_stored": stored.already_stored}
     code = status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
     if key is not None:
@@ -154,6 +158,12 @@ def create_batch(
             session, caller.system_id, caller.writer, key, fingerprint, code, result, now
         )
     return JSONResponse(result, status_code=code)
+
+
+def _late_upload(audit: Audit, stored: service.Stored) -> None:
+    """Record the responses stored into closed pulses: they change what is published."""
+    for pulse in stored.late:
+        audit.record(AuditAction.late_upload, AuditTarget.pulse, pulse, responses=stored.created)
 
 
 def _parse_idempotency_key(raw: str | None) -> str | None:
@@ -202,11 +212,14 @@ def list_responses(
     response_class=Response,
     responses=problems(401, 403, 404),
 )
-def erase_response(response_id: str, caller: AdminDep, session: SessionDep) -> Response:
+def erase_response(
+    response_id: str, caller: AdminDep, session: SessionDep, audit: AuditDep
+) -> Response:
     """Erase one response for good."""
     try:
         parsed: uuid.UUID | None = uuid.UUID(response_id)
     except ValueError:
         parsed = None
     service.erase(session, caller.system_id, parsed)
+    audit.record(AuditAction.response_erase, AuditTarget.response, parsed)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
+from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
@@ -20,6 +21,7 @@ from app.models import Team
 from app.schemas.common import Page
 from app.schemas.structure import TeamCreate, TeamRead, TeamUpdate
 from app.services import structure
+from app.vocab import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/v1/teams", tags=["structure"], route_class=BodyRoute)
 
@@ -49,9 +51,10 @@ def list_teams(
     responses=problems(400, 401, 403, 409, 413, 422),
 )
 def create_team(
-    body: TeamCreate, caller: AdminDep, session: SessionDep, now: NowDep
+    body: TeamCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:
     """Create a team at a place, hosted by a partner organisation (both by code)."""
+    audit.record(AuditAction.team_create, AuditTarget.team, body.code)
     fields = structure.team_fields(session, caller.system_id, body.model_dump())
     team = structure.create_coded(session, Team, caller.system_id, fields, now)
     return structure.team_view(session, [team])[0]
@@ -66,9 +69,15 @@ def get_team(code: str, caller: CallerDep, session: SessionDep) -> dict[str, Any
 
 @router.patch("/{code}", response_model=TeamRead, responses=problems(400, 401, 403, 404, 413, 422))
 def update_team(
-    code: str, body: TeamUpdate, caller: AdminDep, session: SessionDep, now: NowDep
+    code: str,
+    body: TeamUpdate,
+    caller: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    audit: AuditDep,
 ) -> dict[str, Any]:
     """Change a team; `null` clears `formed_on` or `headcount`. Its code never changes."""
+    audit.record(AuditAction.team_update, AuditTarget.team, code, body)
     team = structure.get_by_code(session, Team, caller.system_id, code)
     fields = structure.team_fields(session, caller.system_id, body.model_dump(exclude_unset=True))
     structure.update_coded(session, team, fields, now)

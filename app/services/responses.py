@@ -307,12 +307,14 @@ def _refusal(pulse: PulseRef, now: datetime, may_backfill: bool) -> str | None:
 class Stored:
     """What storing rows did: how many were created and how many were already stored.
 
-    ``ids`` holds the ids created, where the write path returned them (small writes).
+    ``ids`` holds the ids created, where the write path returned them (small writes);
+    ``late`` the keys of the closed pulses they went into (``ingest``).
     """
 
     created: int
     already_stored: int
     ids: list[uuid.UUID]
+    late: tuple[str, ...] = ()
 
 
 # Up to this many rows, one INSERT ... RETURNING is the cheapest write; beyond it, COPY.
@@ -606,6 +608,7 @@ def ingest(
     # date while this transaction is still to commit: pulses are judged as they will be
     # once it has (``now`` is when the request began).
     committed = now + COMMIT_MARGIN
+    late = []
     if stored.created:
         for ref in refs.pulses.values():
             if (
@@ -614,7 +617,9 @@ def ingest(
                 is PulseStatus.closed
             ):
                 revise_pulse(session, ref.id)
-    return Stored(stored.created, stored.already_stored + prepared.repeats, stored.ids)
+                late.append(ref.key)
+    repeats = stored.already_stored + prepared.repeats
+    return Stored(stored.created, repeats, stored.ids, tuple(sorted(late)))
 
 
 def _pointer_order(error: dict[str, str]) -> tuple[int, str]:

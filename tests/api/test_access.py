@@ -57,6 +57,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Scope | None]] = [
     ("GET", "/v1/feeds/scores", None, FEEDS),
     ("GET", "/v1/feeds/warning-signs", None, FEEDS),
     ("GET", "/metrics", None, ADMIN),
+    ("GET", "/v1/audit-events", None, ADMIN),
 ]
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz")}
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.main import create_app
 from app.models import (
     ApiKey,
+    AuditEvent,
     IdempotencyRecord,
     Organisation,
     Place,
@@ -65,6 +66,7 @@ class Live:
 def remove_system(engine: Engine, system_id: int) -> None:
     with Session(engine) as session, session.begin():
         for model in (
+            AuditEvent,
             IdempotencyRecord,
             Response,
             ScoreCell,
