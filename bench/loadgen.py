@@ -40,6 +40,7 @@ class Outcome:
     status: int | None
     latency: float
     failure: str | None = None
+    late: float = 0.0  # seconds the generator sent it after its time (it must keep up)
 
 
 @dataclass
@@ -104,12 +105,14 @@ async def open_loop(
     pending: set[asyncio.Task[None]] = set()
 
     async def send(call: Call, due: float) -> None:
+        late = loop.time() - due
         try:
             answer = await client.request(call.method, call.path, json=call.body)
         except httpx.HTTPError as exc:
-            outcomes.append(Outcome(call.kind, None, loop.time() - due, type(exc).__name__))
+            failure = type(exc).__name__
+            outcomes.append(Outcome(call.kind, None, loop.time() - due, failure, late))
             return
-        outcomes.append(Outcome(call.kind, answer.status_code, loop.time() - due))
+        outcomes.append(Outcome(call.kind, answer.status_code, loop.time() - due, None, late))
 
     start = loop.time()
     for i in range(round(rate * seconds)):
