@@ -127,8 +127,15 @@ def free_port() -> int:
 @contextmanager
 def live_server(url: str, workers: int = 1) -> Iterator[str]:
     """`pulse serve` on a free loopback port, against ``url``."""
+    with serve(url, workers) as (_process, base):
+        yield base
+
+
+@contextmanager
+def serve(url: str, workers: int = 1, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`pulse serve` on a free loopback port, against ``url``, with ``PULSE_*`` overrides."""
     port = free_port()
-    env = {**os.environ, "PULSE_DATABASE_URL": url, "PULSE_MAX_BODY_BYTES": str(64 << 20)}
+    env = {**os.environ, "PULSE_DATABASE_URL": url, "PULSE_MAX_BODY_BYTES": str(64 << 20), **env}
     cmd = [PULSE, "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -144,7 +151,7 @@ def live_server(url: str, workers: int = 1) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("the server did not start")
-        yield base
+        yield proc, base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
