@@ -4,6 +4,7 @@ Each wraps the whole application, so what it does holds on every path, problem a
 included. The order they are added in is set in ``app.main.create_app``.
 """
 
+import re
 import zlib
 from collections.abc import Callable
 
@@ -167,6 +168,34 @@ class MethodsMiddleware:
     def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
         self.app = app
         self.routes = routes
+        self.documented: list[tuple[re.Pattern[str], bool, set[str]]] | None = None
+
+    def allowed(self, scope: Scope) -> list[str]:
+        """The methods of the path: the contract's, where it has the path, else the routes'.
+
+        A path that is a resource of its own (/v1/responses/batch) is not also the template
+        beside it (/v1/responses/{response_id}), though the router would match both.
+        """
+        if self.documented is None:
+            paths = scope["app"].openapi()["paths"] if "app" in scope else {}
+            self.documented = [
+                (
+                    re.compile(
+                        "^" + "[^/]+".join(map(re.escape, re.split(r"\{[^/}]+\}", path))) + "$"
+                    ),
+                    "{" not in path,
+                    {m.upper() for m in item},
+                )
+                for path, item in paths.items()
+            ]
+        found = [(exact, ms) for rx, exact, ms in self.documented if rx.match(scope["path"])]
+        if not found:
+            return allowed_methods(self.routes, scope)
+        exact = [ms for is_exact, ms in found if is_exact]
+        methods = set().union(*(exact or [ms for _, ms in found]))
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods | {"OPTIONS"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,7 +203,7 @@ class MethodsMiddleware:
             return
         method = scope["method"]
         if method == "OPTIONS":
-            allowed = allowed_methods(self.routes, scope)
+            allowed = self.allowed(scope)
             if allowed:
                 response = Response(status_code=204, headers={"Allow": ", ".join(allowed)})
                 await response(scope, receive, send)
@@ -184,7 +213,7 @@ class MethodsMiddleware:
 
         def change(message: Message) -> Message | None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = allowed_methods(self.routes, scope)
+                allowed = self.allowed(scope)
                 MutableHeaders(scope=message)["Allow"] = ", ".join(allowed)
             if method == "HEAD" and message["type"] == "http.response.body":
                 if message.get("more_body", False):
