@@ -72,6 +72,8 @@ def test_other_content_encodings_are_unsupported(
         ("GET", "/v1/keys/abc/revoke", "OPTIONS, POST"),
         ("PATCH", "/v1/keys", "GET, HEAD, OPTIONS, POST"),
         ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+        # A resource of its own, not also /v1/responses/{response_id} beside it.
+        ("GET", "/v1/responses/batch", "OPTIONS, POST"),
     ],
 )
 def test_a_405_and_options_list_every_method_of_the_path(
