@@ -209,7 +209,9 @@ def _engines(settings: Settings) -> list[Engine]:
     timeouts = {"connect_timeout": settings.db_connect_timeout}
     requests = make_engine(
         url,
-        statement_timeout=settings.db_statement_timeout,
+        # SQLite's one writer at a time (the publisher's computation holds the write lock)
+        # keeps its own 30 s wait: shorter, a first read after start-up would fail.
+        statement_timeout=None if url.startswith("sqlite") else settings.db_statement_timeout,
         pool_size=settings.db_pool_size or settings.max_in_flight + 2,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,

@@ -179,8 +179,8 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description=(
-            "Longest statement of a request, in seconds (PostgreSQL `statement_timeout`; on "
-            "SQLite, the longest wait for the write lock). The background publisher has no "
+            "Longest statement of a request, in seconds (PostgreSQL's `statement_timeout`; "
+            "SQLite waits up to 30 s for its write lock). The background publisher has no "
             "such limit."
         ),
     )
