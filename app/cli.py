@@ -280,11 +280,19 @@ def publish(
 def demo(
     slug: Annotated[str, typer.Option(help="Slug of the demo system.")] = "demo",
     seed: Annotated[int, typer.Option(help="Seed of the made-up answers.")] = 7,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            help="Compute its results now, as `pulse publish` does; without, the first read "
+            "or the service's publisher does."
+        ),
+    ] = True,
 ) -> None:
     """Create a realistic demo system and print an admin key and commands to try."""
     from app.auth import key_secret
     from app.services.demo import build_demo
     from app.services.keys import create_key
+    from app.services.results.publisher import publish_pending
 
     engine, factory = _database()
     now = datetime.now(UTC)
@@ -299,11 +307,16 @@ def demo(
                 now,
                 name="demo admin",
             )
+        if publish:  # so that the first read answers at once
+            err.print(f"Demo system '{slug}' created; computing its results.")
+            for done in publish_pending(factory, lambda: datetime.now(UTC)):
+                if done.error is not None:
+                    _fail(f"{done.system}/{done.pulse}: failed: {done.error}")
     except ProblemError as exc:
         _fail(exc.detail)
     finally:
         engine.dispose()
-    err.print(f"Demo system '{slug}' created. Its admin key, shown once:")
+    err.print(f"Demo system '{slug}' ready. Its admin key, shown once:")
     print(plaintext)
     err.print(
         "\nWith the service running (`pulse serve`), try:\n"
