@@ -21,7 +21,7 @@ from app.db import READ_ONLY
 from app.errors import BadRequest
 from app.models import Publication, Pulse, ScoreCell, System, WarningSign
 from app.services.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
-from app.services.results.publish import closed_pulses, publish
+from app.services.results.publish import closed_pulses, publish_all
 
 SCORE_COLUMNS = (
     "pulse",
@@ -89,7 +89,7 @@ class FeedQuery:
 def publish_closed(session: Session, system: System, now: datetime) -> list[Publication]:
     """Make sure every closed pulse's results are current; their publication records."""
     closed = closed_pulses(session, system.id, now)
-    return [publish(session, system, p, now, closed, wait=False) for p in closed]
+    return publish_all(session, system, closed, now, closed, wait=False)
 
 
 def etag(feed: Feed, query: FeedQuery, fmt: str, publications: list[Publication]) -> str:

@@ -147,19 +147,25 @@ def _inputs(
     ledger due a revision. The rules and the adoption window are read with the key.
     """
     closed = closed_pulses(session, system.id, now) if closed is None else closed
-    earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
+    earlier = _earlier(closed, pulse)
     adoption_months = session.execute(
         select(System.adoption_months).where(System.id == system.id)
     ).scalar_one()
     stored = session.get(RuleSet, system.id)
     rules, version = (None, 1) if stored is None else (stored.rules, stored.version)
-    facts = [
-        adoption_months,
-        version,
-        [[p.id, str(closes_on(p)), p.revision] for p in [*earlier, pulse]],
-    ]
-    key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+    key = _digest(adoption_months, version, [*earlier, pulse])
     return _Inputs(system, pulse, earlier, adoption_months, rules, version, key)
+
+
+def _earlier(closed: list[Pulse], pulse: Pulse) -> list[Pulse]:
+    """The closed pulses before ``pulse`` that its warning signs read."""
+    return [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
+
+
+def _digest(adoption_months: int, version: int, pulses: list[Pulse]) -> str:
+    """The inputs key of the last of ``pulses`` (the others: those before it it reads)."""
+    facts = [adoption_months, version, [[p.id, str(closes_on(p)), p.revision] for p in pulses]]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
 def inputs_key(
@@ -225,6 +231,48 @@ def publish(
             return done
     plans, flags = _compute(session, inputs, lock=True, seen=seen)
     return _write(session, inputs, done, plans, flags, now)
+
+
+def publish_all(
+    session: Session,
+    system: System,
+    pulses: Sequence[Pulse],
+    now: datetime,
+    closed: list[Pulse] | None = None,
+    wait: bool = True,
+) -> list[Publication]:
+    """``publish`` for each of ``pulses`` (closed ones), in their order.
+
+    A read calls this for every closed pulse it shows, and they are almost always current:
+    so their keys are made from one read of what they depend on and their records are read
+    in one statement, and only a pulse whose kept results are not current goes through
+    ``publish``.
+    """
+    if not pulses:
+        return []
+    closed = closed_pulses(session, system.id, now) if closed is None else closed
+    adoption_months = session.execute(
+        select(System.adoption_months).where(System.id == system.id)
+    ).scalar_one()
+    stored = session.get(RuleSet, system.id)
+    version = 1 if stored is None else stored.version
+    records = {
+        record.pulse_id: record
+        for record in session.scalars(
+            select(Publication).where(
+                Publication.system_id == system.id,
+                Publication.pulse_id.in_([p.id for p in pulses]),
+            )
+        )
+    }
+    out = []
+    for pulse in pulses:
+        record = records.get(pulse.id)
+        key = _digest(adoption_months, version, [*_earlier(closed, pulse), pulse])
+        if record is None or record.inputs != key:
+            record = publish(session, system, pulse, now, closed, wait=wait)
+        out.append(record)
+    return out
 
 
 @dataclass(frozen=True)

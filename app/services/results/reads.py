@@ -9,50 +9,67 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from app.domain import pulse_status
 from app.models import Pulse, ScoreCell, System, Team, WarningSign
 from app.services.aggregation import response_counts
 from app.services.pagination import Slice, keyset_page
-from app.services.results.publish import NUMBERS, closed_pulses, publish
+from app.services.results.publish import NUMBERS, publish, publish_all
 from app.vocab import DIMENSIONS, PulseStatus
 
 SHOWN = (*NUMBERS, "published_at", "revision_withheld")  # what a score read shows of a cell
 
 
 def _cells(
-    session: Session, pulse: Pulse, scope: str, place: str, team: str | None
-) -> list[ScoreCell]:
-    stmt = select(ScoreCell).where(
-        ScoreCell.pulse_id == pulse.id,
+    session: Session, pulses: list[Pulse], scope: str, place: str, team: str | None
+) -> dict[int, dict[str, list[Row[Any]]]]:
+    """The kept cells of a place or team in each of ``pulses``: by pulse id, then dimension.
+
+    Read as rows of the columns shown, in one statement for every pulse: a read shows
+    hundreds of cells, and loading each as an ORM object cost more than the rest of it.
+    """
+    stmt = select(
+        ScoreCell.pulse_id,
+        ScoreCell.dimension,
+        ScoreCell.segment_type,
+        ScoreCell.segment,
+        *(getattr(ScoreCell, name) for name in SHOWN),
+    ).where(
+        ScoreCell.pulse_id.in_([p.id for p in pulses]),
         ScoreCell.scope == scope,
         ScoreCell.place == place,
         ScoreCell.team.is_(None) if team is None else ScoreCell.team == team,
     )
-    return list(session.scalars(stmt))
+    cells: dict[int, dict[str, list[Row[Any]]]] = {}
+    for row in session.execute(stmt):
+        cells.setdefault(row.pulse_id, {}).setdefault(row.dimension, []).append(row)
+    return cells
 
 
-def _dimensions(cells: list[ScoreCell]) -> list[dict[str, Any]]:
+def _shown(cell: Row[Any]) -> dict[str, Any]:
+    return dict(zip(SHOWN, cell[4:], strict=True))  # the columns after the four of identity
+
+
+def _dimensions(cells: dict[str, list[Row[Any]]]) -> list[dict[str, Any]]:
     out = []
     for dimension in DIMENSIONS:
-        mine = [c for c in cells if c.dimension == dimension]
+        mine = cells.get(dimension, [])
         whole = next((c for c in mine if c.segment_type is None), None)
         if whole is None:
             continue
+        parts = sorted(
+            (c for c in mine if c.segment_type is not None),
+            key=lambda c: (c.segment_type, c.segment or ""),
+        )
         out.append(
             {
                 "dimension": dimension,
-                **{name: getattr(whole, name) for name in SHOWN},
+                **_shown(whole),
                 "breakdowns": [
-                    {
-                        "segment_type": c.segment_type,
-                        "segment": c.segment,
-                        **{name: getattr(c, name) for name in SHOWN},
-                    }
-                    for c in sorted(mine, key=lambda c: (c.segment_type or "", c.segment or ""))
-                    if c.segment_type is not None
+                    {"segment_type": c.segment_type, "segment": c.segment, **_shown(c)}
+                    for c in parts
                 ],
             }
         )
@@ -73,22 +90,19 @@ def scores(
     codes = [t.code for t in teams]
     headcounts = [t.headcount for t in teams]
     headcount = None if not teams or None in headcounts else sum(h or 0 for h in headcounts)
-    closed = closed_pulses(session, system.id, now)  # once, not once per pulse
+    status = {p.id: pulse_status(p.opens_on, p.closes_on, p.closed_at, now) for p in pulses}
+    shut = [p for p in pulses if status[p.id] is PulseStatus.closed]
+    publish_all(session, system, shut, now, wait=False)
+    scope = "team" if team else "place"
+    cells = _cells(session, shut, scope, place, team) if shut else {}
     entries = []
     for pulse in pulses:
-        status = pulse_status(pulse.opens_on, pulse.closes_on, pulse.closed_at, now)
         responses = sum(counts.get((pulse.id, code), 0) for code in codes)
-        dimensions: list[dict[str, Any]] = []
-        if status is PulseStatus.closed:
-            publish(session, system, pulse, now, closed, wait=False)
-            dimensions = _dimensions(
-                _cells(session, pulse, "team" if team else "place", place, team)
-            )
         entries.append(
             {
                 "pulse": pulse.key,
-                "status": status,
-                "scope": "team" if team else "place",
+                "status": status[pulse.id],
+                "scope": scope,
                 "place": place,
                 "team": team,
                 "participation": {
@@ -96,7 +110,7 @@ def scores(
                     "headcount": headcount,
                     "response_rate": round(responses / headcount, 4) if headcount else None,
                 },
-                "dimensions": dimensions,
+                "dimensions": _dimensions(cells.get(pulse.id, {})),
             }
         )
     return entries
