@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -131,11 +131,18 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """The session factory the application uses."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(factory, "after_flush", _flushed)
+    event.listen(factory, "do_orm_execute", _executed)
     return factory
 
 
 def _flushed(session: Session, _context: Any) -> None:
     session.info[FLUSHED] = True
+
+
+def _executed(state: ORMExecuteState) -> None:
+    # Writes made with insert(), update() or delete() statements do not flush.
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[FLUSHED] = True
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.db import FLUSHED
 from app.domain import pulse_status
 from app.errors import (
     MAX_ERRORS,
@@ -449,6 +450,7 @@ def _copy(session: Session, rows: list[Row]) -> bool:
                     copy.write_row(row)
     except psycopg.errors.UniqueViolation:
         return False
+    session.info[FLUSHED] = True  # a write the session's events do not see
     return True
 
 

@@ -148,7 +148,7 @@ def test_a_full_database_answers_its_own_503_and_readyz_says_so(
 ) -> None:
     url, admin = migrated
     if url.startswith("postgresql"):
-        pytest.skip("not yet on PostgreSQL: a full disk needs a cluster on a small filesystem")
+        pytest.skip("PostgreSQL: tests/faults/test_disk_full.py fills a small filesystem")
     engine = full(url)
     try:
         with serve(url, engine) as client:
