@@ -62,6 +62,8 @@ def serve(
         # uvicorn's own handling trusts 127.0.0.1 (or FORWARDED_ALLOW_IPS); the app trusts
         # exactly PULSE_TRUSTED_PROXIES instead.
         proxy_headers=False,
+        # uvicorn's h11 protocol with a deadline for request heads (slow clients).
+        http="app.serving:HeaderDeadlineProtocol",
     )
 
 

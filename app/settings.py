@@ -192,6 +192,15 @@ class Settings(BaseSettings):
             "trickles its body slower is answered 408."
         ),
     )
+    header_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest time, in seconds, `pulse serve` waits for a request's headers (from "
+            "their first byte, or from the connection opening); slower is answered 408 and "
+            "the connection closed."
+        ),
+    )
     shutdown_timeout: int = Field(
         default=8,
         ge=1,

@@ -1,12 +1,18 @@
-"""A client that trickles its body cannot hold a place in the service for ever."""
+"""A client that trickles its headers or body cannot hold a place in the service for ever."""
 
 import json
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import pytest
+import uvicorn
 from sqlalchemy import Engine
 
 from app.main import create_app
+from app.serving import HeaderDeadlineProtocol
 from app.settings import Settings
 from tests.api.test_post_then_read import serving
 from tests.api.test_races import open_system, remove_system
@@ -52,3 +58,93 @@ def test_a_body_that_stops_arriving_is_answered_408(app_settings: Settings, engi
     assert "application/problem+json" in rest
     assert "/problems/request-timeout" in rest
     assert waited < 5
+
+
+@contextmanager
+def serving_with_header_deadline(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, settings: Settings
+) -> Iterator[tuple[str, int]]:
+    """The app served as `pulse serve` serves it (its HTTP protocol), in a thread."""
+    monkeypatch.setattr(HeaderDeadlineProtocol, "seconds", seconds)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        http=HeaderDeadlineProtocol,
+    )
+    live = uvicorn.Server(config)
+    thread = threading.Thread(target=live.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not live.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield "127.0.0.1", port
+    finally:
+        live.should_exit = True
+        thread.join(30)
+
+
+def read_until_closed(client: socket.socket) -> bytes:
+    data = b""
+    while chunk := client.recv(65536):
+        data += chunk
+    return data
+
+
+def test_headers_trickled_a_byte_at_a_time_are_answered_408_and_the_connection_closed(
+    monkeypatch: pytest.MonkeyPatch, app_settings: Settings
+) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
+    with (
+        serving_with_header_deadline(monkeypatch, 0.5, app_settings) as address,
+        socket.create_connection(address, timeout=10) as client,
+    ):
+        began = time.monotonic()
+        sent = 0
+        try:
+            for byte in head:  # one byte every 0.1 s: the whole head would take 5 s
+                client.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.1)
+        except OSError:
+            pass  # the server closed the connection while bytes were still coming
+        answer = read_until_closed(client)
+        waited = time.monotonic() - began
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"application/problem+json" in answer
+    assert b"/problems/request-timeout" in answer
+    assert sent < len(head)  # cut off before the head was whole
+    assert waited < 5
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_deadline(
+    monkeypatch: pytest.MonkeyPatch, app_settings: Settings
+) -> None:
+    with (
+        serving_with_header_deadline(monkeypatch, 0.5, app_settings) as address,
+        socket.create_connection(address, timeout=10) as client,
+    ):
+        answer = read_until_closed(client)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+
+
+def test_a_request_whose_headers_arrive_in_time_is_served_and_kept_alive(
+    monkeypatch: pytest.MonkeyPatch, app_settings: Settings
+) -> None:
+    with (
+        serving_with_header_deadline(monkeypatch, 0.5, app_settings) as address,
+        socket.create_connection(address, timeout=10) as client,
+    ):
+        answers = []
+        for _ in range(3):  # the same connection, the second and third after the deadline
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answers.append(read_answer(client))
+            time.sleep(0.7)
+    assert all(a.startswith("HTTP/1.1 200 ") for a in answers), answers
