@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -30,12 +31,14 @@ ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free port; its base URL."""
+def serving(app: FastAPI, **config: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free port (``config``: more of
+    ``uvicorn.Config``); its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options = {"host": "127.0.0.1", "port": port, "log_level": "warning", **config}
+    live = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=live.run, daemon=True)
     thread.start()
     try:

@@ -2,13 +2,11 @@
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from app.main import create_app
@@ -64,30 +62,11 @@ def test_a_body_that_stops_arriving_is_answered_408(app_settings: Settings, engi
 def serving_with_header_deadline(
     monkeypatch: pytest.MonkeyPatch, seconds: float, settings: Settings
 ) -> Iterator[tuple[str, int]]:
-    """The app served as `pulse serve` serves it (its HTTP protocol), in a thread."""
+    """The app served with the HTTP protocol `pulse serve` runs, in a thread; its address."""
     monkeypatch.setattr(HeaderDeadlineProtocol, "seconds", seconds)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        http=HeaderDeadlineProtocol,
-    )
-    live = uvicorn.Server(config)
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not live.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield "127.0.0.1", port
-    finally:
-        live.should_exit = True
-        thread.join(30)
+    with serving(create_app(settings), http=HeaderDeadlineProtocol) as base:
+        host, port = base.removeprefix("http://").split(":")
+        yield host, int(port)
 
 
 def read_until_closed(client: socket.socket) -> bytes:
