@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from sqlalchemy import Engine
 
 from tests.api.test_races import open_system, remove_system
 from tests.builders import bearer
+from tests.net import free_port
 
 
 @dataclass
@@ -31,13 +31,6 @@ class Served:
     process: subprocess.Popen[bytes]
     base: str
     admin: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start(database_url: str, *args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -7,7 +7,6 @@ committed after the answer had been sent, the read could overtake the commit (a 
 place just created, a revoked key still let in).
 """
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from app.models import Place
 from app.settings import Settings
 from tests.api.test_races import open_system, remove_system
 from tests.builders import bearer
+from tests.net import free_port
 
 ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 
@@ -34,9 +34,7 @@ ROUNDS = 334  # of each kind: 1,002 posts, each read back at once
 def serving(app: FastAPI, **config: Any) -> Iterator[str]:
     """``app`` served by uvicorn in a thread on a free port (``config``: more of
     ``uvicorn.Config``); its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     options = {"host": "127.0.0.1", "port": port, "log_level": "warning", **config}
     live = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=live.run, daemon=True)

@@ -11,11 +11,12 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.net import free_port
 
 CANDIDATE_BINS = (Path("/usr/lib/postgresql/15/bin"),)
 # A process crash keeps what was written: only a machine crash needs fsync, and no test
@@ -32,14 +33,6 @@ def postgres_bin() -> Path | None:
         if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
             return candidate
     return None
-
-
-def free_port() -> int:
-    """A TCP port of the loopback interface that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PrivateCluster:
