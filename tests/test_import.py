@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.models import Organisation, Place, Pulse, Response, System, Team
 from app.services import imports
-from app.services.imports import csvfile
-from app.services.imports import import_responses
+from app.services.imports import csvfile, import_responses
 from tests.builders import make_system
 
 HEADER = (

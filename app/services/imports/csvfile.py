@@ -82,6 +82,11 @@ def delimiter(header: str) -> str:
 def header_problems(header: list[str], delimiter: str) -> list[LineError]:
     """What is wrong with the header; empty when every column is known and none is missing."""
     keys = [column_key(name) for name in header]
+    if len(header) == 1 and keys[0] not in COLUMNS:
+        problem = "the file seems to have one column: separate its columns with , or ;"
+        return [
+            LineError(1, "", header[0], f"{header[0]} is not a header of the import; {problem}")
+        ]
     problems = []
     for position, (name, key) in enumerate(zip(header, keys, strict=True), start=1):
         if not key:
@@ -89,16 +94,12 @@ def header_problems(header: list[str], delimiter: str) -> list[LineError]:
                 LineError(1, "", "", f"column {position} has no name (a stray {delimiter}?)")
             )
         elif key not in COLUMNS:
-            hint = ""
-            if len(header) == 1:
-                hint = "; the file seems to have one column: separate columns with , or ;"
             problems.append(
                 LineError(
                     1,
                     name,
                     name,
-                    f"{name} is not a column of the import (its columns: {', '.join(COLUMNS)})"
-                    + hint,
+                    f"{name} is not a column of the import (its columns: {', '.join(COLUMNS)})",
                 )
             )
         elif keys.index(key) != position - 1:
