@@ -90,8 +90,10 @@ def test_headers_match_whatever_their_case_spaces_and_underscores(db: Session) -
     assert stored(db) == 1
 
 
-def test_a_semicolon_separated_file_is_read(db: Session) -> None:
-    text = HEADER.replace(",", ";") + "2026-10;t1;4;3.5;;2;5;frontline;nursing;trust;;x1\n"
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_semicolon_or_tab_separated_file_is_read(db: Session, separator: str) -> None:
+    line = "2026-10,t1,4,3.5,,2,5,frontline,nursing,trust,,x1\n"
+    text = (HEADER + line).replace(",", separator)
     report = run(db, text)
     assert (report.error_count, report.created) == (0, 1)
 
