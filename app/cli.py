@@ -175,64 +175,135 @@ def import_csv(
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")
     ],
     system: Annotated[str, typer.Option(help="Slug of the system the responses belong to.")],
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            dir_okay=False,
+            help="Write every problem found to this CSV file (line, column, value, problem).",
+        ),
+    ] = None,
 ) -> None:
     """Import responses from a CSV file: every line is checked first, then all or none stored.
 
     Columns: pulse, team, purpose, belief, support, new_ways_of_working,
-    partner_relationships, role, profession, organisation, submitted_at, external_id
-    (a blank score is a skipped dimension). Importing the same file twice adds nothing.
+    partner_relationships, role, profession, organisation, submitted_at, external_id, in
+    any order, separated by , or ; (a blank score is a skipped dimension). Header names
+    are matched whatever their case and surrounding spaces, with spaces for underscores.
+    Importing the same file twice adds nothing.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    import csv
+    from contextlib import ExitStack
 
-    from app.services.imports import import_responses
+    from app.services.imports import ImportReport, import_responses
     from app.services.keys import get_system_by_slug
     from app.services.results.ledger import revise_late
 
+    def say(message: str) -> None:
+        # Never wrapped: under a pipe rich would break lines at 80 columns.
+        err.print(message, markup=False, highlight=False, soft_wrap=True)
+
     engine, factory = _database()
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    report = ImportReport()
+    progress = _ImportProgress(file.name)
     # The import keeps thousands of objects alive per chunk, none in reference cycles; the
     # cyclic garbage collector would rescan them over and over (40% of the time, measured).
     gc.disable()
     try:
-        with factory() as session, progress, file.open("rb") as raw:
-            task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
+        with ExitStack() as stack:
+            if errors is not None:
+                out = stack.enter_context(errors.open("w", encoding="utf-8", newline=""))
+                writer = csv.writer(out)
+                writer.writerow(["line", "column", "value", "problem"])
+                report.on_error = lambda e: writer.writerow([e.line, e.column, e.value, e.problem])
+            session = stack.enter_context(factory())
+            raw = stack.enter_context(file.open("rb"))
+            stack.enter_context(progress.bars)
             found = get_system_by_slug(session, system)
-            report = import_responses(
-                session,
-                found.id,
-                raw,
-                datetime.now(UTC),
-                on_read=lambda n: progress.advance(task, n),
-            )
+            import_responses(session, found.id, raw, datetime.now(UTC), progress, report)
             if report.error_count:
                 session.rollback()
             else:
                 if report.created:
+                    progress.finishing()
                     revise_late(session, found.id)  # the import may fill published pulses
                 session.commit()
     except ProblemError as exc:
         _fail(exc.detail)
+    except OSError as exc:
+        _fail(f"{exc.filename}: {exc.strerror}")
     finally:
         gc.enable()
         engine.dispose()
     if report.error_count:
-        for error in sorted(report.errors, key=lambda e: e.line):
-            err.print(f"{file.name}: {error}", markup=False, highlight=False)
-        more = report.error_count - len(report.errors)
-        if more:
-            err.print(f"... and {more} more.")
-        _fail(f"{report.error_count} problem(s) found; nothing was imported.")
-    err.print(
-        f"Imported {report.rows} rows: {report.created} responses stored, "
-        f"{report.already_stored} already stored."
+        shown = report.errors[:SHOWN_PROBLEMS]
+        for error in shown:
+            say(f"{file.name}: {error}")
+        if report.error_count > len(shown):
+            say(f"... and {report.error_count - len(shown):,} more.")
+        columns = ", ".join(
+            f"{column or '(whole line)'} {count:,}"
+            for column, count in report.by_column.most_common()
+        )
+        say(f"Problems by column: {columns}.")
+        if errors is not None:
+            say(f"Every problem is listed in {errors}.")
+        elif report.error_count > len(shown):
+            say("To list every problem in a CSV file, run again with --errors FILE.")
+        say(
+            f"error: {report.error_count:,} problem(s) on {report.bad_lines:,} line(s); "
+            "nothing was imported."
+        )
+        raise typer.Exit(code=1)
+    say(
+        f"Imported {report.rows:,} rows: {report.created:,} responses stored, "
+        f"{report.already_stored:,} already stored."
     )
+
+
+# Problems printed on screen; --errors writes them all.
+SHOWN_PROBLEMS = 20
+
+
+class _ImportProgress:
+    """The import's progress on the terminal, in rows, by phase; nothing when not a terminal."""
+
+    def __init__(self, name: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.bars = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            "rows",
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.checking = self.bars.add_task(f"Checking {name}", total=None)
+        self.storing = self.bars.add_task("Storing", total=None)
+
+    def expect(self, rows: int) -> None:
+        """Set the number of rows of both phases."""
+        self.bars.update(self.checking, total=rows)
+        self.bars.update(self.storing, total=rows)
+
+    def checked(self, rows: int) -> None:
+        """Advance the checking phase."""
+        self.bars.advance(self.checking, rows)
+
+    def stored(self, rows: int) -> None:
+        """Advance the storing phase."""
+        self.bars.advance(self.storing, rows)
+
+    def halted(self) -> None:
+        """Say that nothing will be kept."""
+        self.bars.update(self.storing, description="Storing (problems found: none will be kept)")
+
+    def finishing(self) -> None:
+        """Show the last phase, which has no rows to count."""
+        self.bars.add_task("Updating the results of published pulses", total=None)
 
 
 @cli.command()

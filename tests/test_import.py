@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.models import Organisation, Place, Pulse, Response, System, Team
 from app.services import imports
-from app.services.imports import import_responses
+from app.services.imports import csvfile, import_responses
 from tests.builders import make_system
 
 HEADER = (
@@ -111,7 +111,7 @@ def test_every_bad_line_is_named_and_nothing_is_imported(db: Session) -> None:
         (7, "partner_relationships"),
         (7, "role"),
         (8, "pulse"),
-        (9, "scores"),
+        (9, ""),
         (10, ""),
     }
     assert report.error_count == len(found)
@@ -121,15 +121,17 @@ def test_every_bad_line_is_named_and_nothing_is_imported(db: Session) -> None:
 @pytest.mark.parametrize(
     ("header", "message"),
     [
-        ("pulse,team,support,email\n", "unknown column 'email'"),
-        ("team,support\n", "missing column 'pulse'"),
+        ("pulse,team,support,email\n", "email is not a column of the import"),
+        ("team,support\n", "the column pulse is missing"),
         ("pulse,team,role\n", "no score column"),
+        ("pulse,team,support,Support\n", "Support repeats the column support"),
     ],
 )
 def test_a_bad_header_is_refused(db: Session, header: str, message: str) -> None:
     system = structure(db)
     report = run(db, system, header + "2026-10,t1,3\n")
     assert report.error_count == 1 and message in str(report.errors[0])
+    assert report.errors[0].line == 1 and stored(db) == 0
 
 
 def test_a_line_clashing_with_a_stored_external_id_is_named(db: Session) -> None:
@@ -142,7 +144,7 @@ def test_a_line_clashing_with_a_stored_external_id_is_named(db: Session) -> None
 def test_lines_are_checked_and_named_across_chunks(
     db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "CHECKED", 2)
+    monkeypatch.setattr(csvfile, "CHECKED", 2)
     monkeypatch.setattr(imports, "WRITTEN", 4)
     system = structure(db)
     lines = [
@@ -196,7 +198,7 @@ def test_the_command_imports_and_reports(tmp_path: Path) -> None:
     bad.write_text(HEADER + GOOD[1] + "2026-10,t9,3,3,3,3,3,,,,,\n")
     result = runner.invoke(cli, ["import", str(bad), "--system", "import-ics"], env=env)
     assert result.exit_code == 1
-    assert "bad.csv: line 3, team: no team with code 't9'" in result.stderr
+    assert "bad.csv: line 3, team: t9 is not the code of a team in this system" in result.stderr
     assert "nothing was imported" in result.stderr
     engine = make_engine(env["PULSE_DATABASE_URL"])
     with Session(engine) as session:
