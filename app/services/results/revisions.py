@@ -58,11 +58,12 @@ PULSE_LOCK_TIMEOUT = "10s"
 def writing_to(session: Session, pulse_ids: Select[tuple[int]]) -> None:
     """Hold off closing the pulses ``pulse_ids`` selects until this transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
+        # One statement, locking in id order: the order of the subquery, which PostgreSQL
+        # keeps when the outer query only maps it (the documented idiom for advisory locks).
+        ids = pulse_ids.order_by(Pulse.id).subquery()
+        locks = select(func.pg_advisory_xact_lock_shared(PULSE_LOCK_SPACE, ids.c.id))
         with _lock_timeout(session):
-            for pulse_id in sorted(session.scalars(pulse_ids)):
-                session.execute(
-                    select(func.pg_advisory_xact_lock_shared(PULSE_LOCK_SPACE, pulse_id))
-                )
+            session.execute(locks).all()
 
 
 def closing(session: Session, pulse_id: int) -> None:
