@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
 from sqlalchemy.orm import Session
 
 from app.auth import Caller, authenticate, basic_scheme, bearer_scheme, key_secret, presented_key
@@ -15,7 +15,7 @@ from app.ratelimit import RATE_LIMITED_HEADERS, STATE_KEY, Limiter
 from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Problem
 from app.services.pagination import Slice
 from app.settings import Settings
-from app.vocab import Scope
+from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, Scope
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in a
 # worker thread, and the hand-offs cost more than the work.
@@ -69,8 +69,9 @@ def get_caller(
             # The secret never changes once set, so every replica may cache it.
             secret = request.app.state.key_secret = key_secret(session, settings)
         caller = authenticate(session, secret, key, now)
-    except Unauthenticated:
-        limiter.count_failure(address)
+    except Unauthenticated as exc:
+        # The 401 says how many failures the address has left, as a 2xx says a key's.
+        exc.headers.update(limiter.count_failure(address))
         raise
     setattr(request.state, STATE_KEY, limiter.count_request(caller.key_id))
     return caller
@@ -100,6 +101,26 @@ Cursor = Annotated[
     Query(max_length=1024, description="The `next_cursor` of the previous page."),
 ]
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+# Path parameters, with the pattern and length every identifier of their kind has.
+CodePath = Annotated[
+    str,
+    Path(pattern=CODE_PATTERN, max_length=CODE_MAX_LENGTH, description="The record's code."),
+]
+KeyPath = Annotated[
+    str, Path(pattern=CODE_PATTERN, max_length=CODE_MAX_LENGTH, description="The pulse's key.")
+]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IdPath = Annotated[
+    str,
+    Path(
+        pattern=UUID_PATTERN,
+        min_length=36,
+        max_length=36,
+        json_schema_extra={"format": "uuid"},
+        description="The record's id (a UUID).",
+    ),
+]
 
 
 def _bound_address(scope: MutableMapping[str, Any]) -> str:
@@ -143,6 +164,7 @@ _STATUS_TEXT = {
     415: "The request body is not `application/json`.",
     422: "The body is invalid; `errors` points at each bad field.",
     429: "Over the key's rate limit, or too many failed authentications from this address.",
+    500: "A fault of the service, never of the request: please report it.",
     503: (
         "Overloaded or timed out, or the database cannot be reached, is busy, read-only, "
         "full or not migrated; retry after `Retry-After` seconds."
@@ -152,11 +174,12 @@ _STATUS_TEXT = {
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the problem responses a route may give."""
-    statuses = (*statuses, 503)  # every such route needs the database
+    statuses = (*statuses, 500, 503)  # every such route needs the database; any may fail
     if 422 in statuses:
         statuses = (*statuses, 415)  # every route with a body also refuses non-JSON bodies
     if 401 in statuses:
-        statuses = (*statuses, 429)  # every route with a key is rate-limited
+        # Every route with a key is rate-limited and refuses unknown query parameters.
+        statuses = (*statuses, 400, 429)
     declared: dict[int | str, dict[str, Any]] = {
         s: {"model": Problem, "description": _STATUS_TEXT[s]} for s in sorted(set(statuses))
     }

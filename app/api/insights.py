@@ -1,17 +1,18 @@
 """Insights: scores and warning signs of closed pulses, and the rulebook."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.analysis.signs import RULES, RulebookError
+from app.analysis.signs import RulebookError
 from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
+    CodePath,
     Cursor,
     Limit,
     NowDep,
@@ -25,26 +26,26 @@ from app.auth import Caller
 from app.errors import Conflict, ValidationFailed, field_error
 from app.models import Place, Pulse, Team
 from app.schemas.common import Page
-from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
+from app.schemas.insights import RulesRead, RulesUpdate, ScoresRead, WarningSignRead
 from app.services import structure
 from app.services.results import publish, reads
-from app.vocab import AuditAction, AuditTarget, Scope
+from app.vocab import AuditAction, AuditTarget, Dimension, ResultScope, Rule, Scope, Severity
 
 router = APIRouter(tags=["insights"], route_class=BodyRoute)
 computed = APIRouter(tags=["insights"], dependencies=[Depends(writes_on_read)])
 
 ReaderDep = Annotated[Caller, Depends(scoped(Scope.insights_read))]
 PulseFilter = Annotated[str | None, Query(max_length=64, description="Only this pulse (by key).")]
-RuleName = Literal[tuple(RULES)]  # type: ignore[valid-type]
 
 
 @computed.get(
     "/v1/teams/{code}/scores",
     response_model=Page[ScoresRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="getTeamScores",
 )
 def team_scores(
-    code: str,
+    code: CodePath,
     request: Request,
     caller: ReaderDep,
     session: SessionDep,
@@ -63,9 +64,10 @@ def team_scores(
     "/v1/places/{code}/scores",
     response_model=Page[ScoresRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="getPlaceScores",
 )
 def place_scores(
-    code: str,
+    code: CodePath,
     request: Request,
     caller: ReaderDep,
     session: SessionDep,
@@ -105,6 +107,7 @@ def _scores_page(
     "/v1/warning-signs",
     response_model=Page[WarningSignRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="listWarningSigns",
 )
 def warning_signs(
     request: Request,
@@ -117,12 +120,10 @@ def warning_signs(
     ] = None,
     place: Annotated[str | None, Query(max_length=64, description="Only this place.")] = None,
     team: Annotated[str | None, Query(max_length=64, description="Only this team.")] = None,
-    rule: Annotated[RuleName | None, Query(description="Only this rule.")] = None,  # type: ignore[valid-type]
-    severity: Annotated[
-        Literal["info", "amber", "red"] | None, Query(description="Only this severity.")
-    ] = None,
+    rule: Annotated[Rule | None, Query(description="Only this rule.")] = None,
+    severity: Annotated[Severity | None, Query(description="Only this severity.")] = None,
     dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
-    scope: Annotated[Literal["team", "place"] | None, Query(description="Only this scope.")] = None,
+    scope: Annotated[ResultScope | None, Query(description="Only this scope.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -141,14 +142,21 @@ def warning_signs(
     return page(request, chunk, items)
 
 
-@router.get("/v1/rules", response_model=RulesRead, responses=problems(401, 403))
+@router.get(
+    "/v1/rules", response_model=RulesRead, responses=problems(401, 403), operation_id="getRules"
+)
 def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """The rulebook in force: every rule, enabled or not, with its thresholds."""
     book, version = publish.rulebook(session, caller.system_id)
     return {"version": version, **book.to_dict()}
 
 
-@router.put("/v1/rules", response_model=RulesRead, responses=problems(400, 401, 403, 409, 413, 422))
+@router.put(
+    "/v1/rules",
+    response_model=RulesRead,
+    responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="replaceRules",
+)
 def put_rules(
     body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class Scores(RequestModel):
         json_schema_extra={
             "minProperties": 1,
             "anyOf": [
-                {"required": [d], "properties": {d: {"type": "integer"}}} for d in DIMENSIONS
+                {"required": [d], "properties": {d: {"type": "number", "minimum": 1, "maximum": 5}}}
+                for d in DIMENSIONS
             ],
         }
     )
