@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Path, Query, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.auth import Caller, authenticate, basic_scheme, bearer_scheme, key_secret, presented_key
 from app.db import get_session
-from app.errors import Unauthenticated
+from app.errors import BadRequest, Unauthenticated, shown
 from app.ratelimit import RATE_LIMITED_HEADERS, STATE_KEY, Limiter
 from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Problem
 from app.services.pagination import Slice
@@ -74,7 +76,43 @@ def get_caller(
         exc.headers.update(limiter.count_failure(address))
         raise
     setattr(request.state, STATE_KEY, limiter.count_request(caller.key_id))
+    # After the key: a caller without one learns nothing of the route's parameters.
+    refuse_unknown_parameters(request)
     return caller
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` takes, its dependencies' included (kept on the route)."""
+    known: frozenset[str] | None = getattr(route, "_pulse_query_names", None)
+    if known is None:
+        known = _names_of(route)
+        route._pulse_query_names = known  # type: ignore[attr-defined]
+    return known
+
+
+def _names_of(route: APIRoute) -> frozenset[str]:
+
+    def names(dependant: Dependant) -> set[str]:
+        own = {p.alias for p in dependant.query_params}
+        return own.union(*(names(d) for d in dependant.dependencies))
+
+    return frozenset(names(route.dependant))
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """400 naming each query parameter the route does not take: a misspelt filter
+    (``?palce=``) would otherwise be ignored and answer everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route))
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter: {shown(', '.join(unknown))}.",
+            errors=[
+                {"parameter": name, "detail": "not a parameter of this route"} for name in unknown
+            ],
+        )
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

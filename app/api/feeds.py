@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.api.conditional import not_modified
 from app.api.deps import (
     Cursor,
     NowDep,
@@ -19,7 +20,7 @@ from app.auth import Caller
 from app.errors import BadRequest
 from app.schemas.common import Page, UtcDatetime
 from app.schemas.feeds import ScoreFeedRow, WarningSignFeedRow
-from app.services import feeds
+from app.services import feeds, structure
 from app.services.feeds import SCORES, WARNING_SIGNS, Feed, FeedQuery
 from app.vocab import Dimension, Rule, Scope, Severity
 
@@ -95,6 +96,8 @@ def _serve(
     limit: int | None,
     query: FeedQuery,
 ) -> Response:
+    feeds_filters = {"pulse": query.pulse, "place": query.place, "team": query.team}
+    structure.check_filters(session, caller.system_id, **feeds_filters)
     chosen = _format(request, fmt)
     default = 100 if chosen == "json" else 100_000
     if chosen == "json" and limit is not None and limit > JSON_LIMIT:
@@ -111,7 +114,7 @@ def _serve(
     if publications:
         latest = max(p.computed_at for p in publications)
         headers["Last-Modified"] = format_datetime(latest, usegmt=True)
-    if tag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
+    if not_modified(request.headers, tag, headers.get("Last-Modified")):
         return Response(status_code=304, headers=headers)
     if chosen == "json":
         data, cursor = feeds.json_page(session, feed, caller.system_id, query)

@@ -25,7 +25,7 @@ from app.auth import Caller
 from app.errors import BadRequest, ErrorList
 from app.schemas.common import Page
 from app.schemas.responses import BatchResult, ResponseCreate, ResponseRead, parse_batch
-from app.services import idempotency
+from app.services import idempotency, structure
 from app.services import responses as service
 from app.services.responses import Problem
 from app.vocab import AuditAction, AuditTarget, Scope
@@ -201,6 +201,7 @@ def list_responses(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """What this key's client stored (admin: all), in arrival order, to reconcile. No scores."""
+    structure.check_filters(session, caller.system_id, pulse=pulse, team=team)
     chunk, items = service.list_responses(
         session,
         caller.system_id,

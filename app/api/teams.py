@@ -43,6 +43,7 @@ def list_teams(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """The system's teams, ordered by code."""
+    structure.check_filters(session, caller.system_id, place=place)
     chunk = structure.list_teams(session, caller.system_id, place, cursor, limit)
     return page(request, chunk, structure.team_view(session, chunk.rows))
 
