@@ -68,7 +68,7 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A page of rows, with `next` and a Link header. `format=ndjson` or "
         "`format=csv` (or Accept `application/x-ndjson`, `text/csv`) answers the same rows "
-        'as NDJSON or CSV instead: see docs/API.md, "Feeds".'
+        'as NDJSON or CSV instead: see docs/API.md, "The contract and generated clients".'
     },
     304: {"description": "Not modified since the ETag sent in If-None-Match."},
     **problems(400, 401, 403),
