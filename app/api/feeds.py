@@ -71,7 +71,7 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
         'as NDJSON or CSV instead: see docs/API.md, "The contract and generated clients".'
     },
     304: {"description": "Not modified since the ETag sent in If-None-Match."},
-    **problems(400, 401, 403),
+    **problems(400, 401, 403, 404),
 }
 
 

@@ -32,7 +32,7 @@ PlaceFilter = Annotated[
 
 
 @router.get(
-    "", response_model=Page[TeamRead], responses=problems(400, 401), operation_id="listTeams"
+    "", response_model=Page[TeamRead], responses=problems(400, 401, 404), operation_id="listTeams"
 )
 def list_teams(
     request: Request,
