@@ -185,7 +185,7 @@ def _parse_idempotency_key(raw: str | None) -> str | None:
 @router.get(
     "",
     response_model=Page[ResponseRead],
-    responses=problems(400, 401, 403),
+    responses=problems(400, 401, 403, 404),
     operation_id="listResponses",
 )
 def list_responses(
