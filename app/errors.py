@@ -102,11 +102,13 @@ class BadRequest(ProblemError):
     status, slug, title = 400, "bad-request", "Bad request"
 
 
+# Both schemes a key is taken by (RFC 9110 section 11.6.1), each in a field of its own, so
+# that clients which pick one (``curl --anyauth``) find Basic as well as Bearer.
+CHALLENGES = ('Bearer realm="pulse"', 'Basic realm="pulse", charset="UTF-8"')
+
+
 class Unauthenticated(ProblemError):
     status, slug, title = 401, "unauthenticated", "Authentication required"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="pulse"'})
 
 
 class Forbidden(ProblemError):
@@ -220,9 +222,13 @@ def _pointer(loc: Sequence[str | int]) -> str:
 
 def problem_response(error: ProblemError) -> JSONResponse:
     """Render ``error`` as an ``application/problem+json`` response."""
-    return JSONResponse(
+    response = JSONResponse(
         error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
     )
+    if error.status == 401:
+        for challenge in CHALLENGES:
+            response.headers.append("WWW-Authenticate", challenge)
+    return response
 
 
 def validation_errors(

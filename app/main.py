@@ -25,6 +25,7 @@ from app.api import (
     feeds,
     insights,
     keys,
+    openapi,
     ops,
     organisations,
     places,
@@ -48,7 +49,7 @@ from app.errors import (
 from app.faults import FaultMemory
 from app.middleware import ContentEncodingMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from app.migrate import head_revision
-from app.ratelimit import Limiter, RateLimitHeadersMiddleware, declare_headers
+from app.ratelimit import Limiter, RateLimitHeadersMiddleware
 from app.schemas.responses import ResponseBatch
 from app.services.results.publisher import Publisher
 from app.settings import MetricsAccess, Settings, get_settings
@@ -126,44 +127,15 @@ class RequestGuardMiddleware:
         return None
 
 
+# Bodies a route parses itself (to report every bad item at once), declared in the contract.
 BODIES_PARSED_BY_ROUTES = (ResponseBatch,)
 
 
-def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with every error response as ``application/problem+json``."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    from fastapi.openapi.utils import get_openapi
-
-    schema = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=app.routes,
-        tags=app.openapi_tags,
-    )
-    for path_item in schema["paths"].values():
-        for operation in path_item.values():
-            responses = operation.get("responses", {})
-            auto = responses.get("422", {}).get("content", {}).get("application/json", {})
-            if auto.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
-                # FastAPI's own 422 is replaced by the problem responses each route declares.
-                del responses["422"]
-            for status, response in responses.items():
-                content = response.get("content", {})
-                if int(status) >= 400 and "application/json" in content:
-                    content["application/problem+json"] = content.pop("application/json")
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
-    # Bodies a route parses itself (to report every bad item at once) are declared here.
-    for model in BODIES_PARSED_BY_ROUTES:
-        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(extra.pop("$defs", {}))
-        components[model.__name__] = extra
-    declare_headers(schema)
-    app.openapi_schema = schema
-    return schema
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, built once (``app.api.openapi``)."""
+    if not app.openapi_schema:
+        app.openapi_schema = openapi.build(app, BODIES_PARSED_BY_ROUTES)
+    return app.openapi_schema
 
 
 def _clock(app: FastAPI) -> datetime:
@@ -192,11 +164,12 @@ def _expose_metrics(app: FastAPI, access: MetricsAccess) -> None:
         responses={
             200: {
                 "description": "The Prometheus text exposition format.",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "content": {"text/plain": {"schema": {"type": "string", "maxLength": 2**24}}},
             },
             **(problems(401, 403) if needs_key else {}),
         },
         summary="Metrics",
+        operation_id="getMetrics",
         description="Prometheus metrics of the whole service: requests and latency by route.",
     )
 
@@ -334,5 +307,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     if settings.trusted_proxies.strip():
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    app.openapi = lambda: _problem_json_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -42,10 +42,12 @@ STATE_KEY = "rate_limit_headers"
 T = TypeVar("T")
 
 # OpenAPI declarations of the fields, for the answers of routes that take a key.
-_FIELD = {"type": "string", "maxLength": 1000}
+_FIELD = {"type": "string", "pattern": "^[\\x20-\\x7e]*$", "maxLength": 1000}
 RATE_LIMIT_HEADERS: dict[str, Any] = {
     "RateLimit-Policy": {
-        "description": 'The key\'s quotas: `"name";q=<requests>;w=<seconds>`, comma-separated.',
+        "description": 'The quotas: `"name";q=<requests>;w=<seconds>`, comma-separated. Sent '
+        "once the key is known (its requests), and on a 401 (the address's failed "
+        "authentications); not sent while the limit is off.",
         "schema": _FIELD,
     },
     "RateLimit": {
@@ -56,21 +58,25 @@ RATE_LIMIT_HEADERS: dict[str, Any] = {
 RATE_LIMITED_HEADERS: dict[str, Any] = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "schema": {"type": "string", "pattern": "^[0-9]+$", "maxLength": 10},
     },
     **RATE_LIMIT_HEADERS,
 }
 
 
 def declare_headers(schema: dict[str, Any]) -> None:
-    """Declare the RateLimit fields on the 2xx answers of every rate-limited operation."""
+    """Declare the RateLimit fields on every answer of every rate-limited operation.
+
+    They are sent whatever the status once the key is counted, and on a 401 for the
+    address's failures; answers given before either (a 503 of a full service) lack them,
+    which a declared header allows.
+    """
     for path_item in schema["paths"].values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
             if "429" in responses:
-                for status, response in responses.items():
-                    if status.startswith("2"):
-                        response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+                for response in responses.values():
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
 
 
 def _name(kind: str, item: RateLimitItem) -> str:
@@ -117,10 +123,11 @@ class Limiter:
         if over:
             raise self._refusal(self.failures, over, ids)
 
-    def count_failure(self, address: str) -> None:
-        """Count a failed authentication from ``address``."""
+    def count_failure(self, address: str) -> dict[str, str]:
+        """Count a failed authentication from ``address``: the RateLimit fields of its limit."""
         ids = self._ids("address", address)
         self._run(lambda s: [s.hit(i, *ids) for i in self.failures.items])
+        return self._fields(self.failures, ids, refused=())
 
     def count_request(self, key_id: object) -> dict[str, str]:
         """Count a request of key ``key_id``: its RateLimit fields, or 429 past its limit."""

@@ -16,6 +16,59 @@ DIMENSIONS: Final = (
 )
 
 
+class Dimension(StrEnum):
+    """One of the five dimensions of engagement, scored 1 to 5."""
+
+    purpose = "purpose"
+    belief = "belief"
+    support = "support"
+    new_ways_of_working = "new_ways_of_working"
+    partner_relationships = "partner_relationships"
+
+
+class Severity(StrEnum):
+    """How serious a warning sign is."""
+
+    info = "info"
+    amber = "amber"
+    red = "red"
+
+
+# Warning signs are read most serious first (docs/API.md, "Scores and warning signs").
+SEVERITY_RANK: Final = {Severity.red: 0, Severity.amber: 1, Severity.info: 2}
+
+
+class Rule(StrEnum):
+    """A rule of the rulebook (DESIGN section 4)."""
+
+    low_score = "low_score"
+    falling = "falling"
+    sustained_decline = "sustained_decline"
+    polarised = "polarised"
+    hierarchy_gap = "hierarchy_gap"
+    partner_divide = "partner_divide"
+    below_place = "below_place"
+    low_participation = "low_participation"
+    insufficient_responses = "insufficient_responses"
+    gone_quiet = "gone_quiet"
+    spreading = "spreading"
+
+
+class ResultScope(StrEnum):
+    """What a score or a warning sign is about: a team or a place."""
+
+    team = "team"
+    place = "place"
+
+
+class SegmentType(StrEnum):
+    """What a breakdown splits a team or place by."""
+
+    role_group = "role_group"
+    profession = "profession"
+    organisation_kind = "organisation_kind"
+
+
 class OrganisationKind(StrEnum):
     """The kind of a partner organisation."""
 

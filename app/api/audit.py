@@ -75,7 +75,12 @@ async def get_audit(request: Request, caller: CallerDep, session: SessionDep, no
 AuditDep = Annotated[Audit, Depends(get_audit)]
 
 
-@router.get("", response_model=Page[AuditEventRead], responses=problems(400, 401, 403))
+@router.get(
+    "",
+    response_model=Page[AuditEventRead],
+    responses=problems(400, 401, 403),
+    operation_id="listAuditEvents",
+)
 def list_audit_events(
     request: Request,
     caller: AdminDep,

@@ -5,17 +5,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.auth import Caller, authenticate, basic_scheme, bearer_scheme, key_secret, presented_key
 from app.db import get_session
-from app.errors import Unauthenticated
+from app.errors import BadRequest, Unauthenticated, shown
 from app.ratelimit import RATE_LIMITED_HEADERS, STATE_KEY, Limiter
 from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Problem
 from app.services.pagination import Slice
 from app.settings import Settings
-from app.vocab import Scope
+from app.vocab import CODE_MAX_LENGTH, CODE_PATTERN, Scope
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in a
 # worker thread, and the hand-offs cost more than the work.
@@ -69,11 +71,48 @@ def get_caller(
             # The secret never changes once set, so every replica may cache it.
             secret = request.app.state.key_secret = key_secret(session, settings)
         caller = authenticate(session, secret, key, now)
-    except Unauthenticated:
-        limiter.count_failure(address)
+    except Unauthenticated as exc:
+        # The 401 says how many failures the address has left, as a 2xx says a key's.
+        exc.headers.update(limiter.count_failure(address))
         raise
     setattr(request.state, STATE_KEY, limiter.count_request(caller.key_id))
+    # After the key: a caller without one learns nothing of the route's parameters.
+    refuse_unknown_parameters(request)
     return caller
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` takes, its dependencies' included (kept on the route)."""
+    known: frozenset[str] | None = getattr(route, "_pulse_query_names", None)
+    if known is None:
+        known = _names_of(route)
+        route._pulse_query_names = known  # type: ignore[attr-defined]
+    return known
+
+
+def _names_of(route: APIRoute) -> frozenset[str]:
+
+    def names(dependant: Dependant) -> set[str]:
+        own = {p.alias for p in dependant.query_params}
+        return own.union(*(names(d) for d in dependant.dependencies))
+
+    return frozenset(names(route.dependant))
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """400 naming each query parameter the route does not take: a misspelt filter
+    (``?palce=``) would otherwise be ignored and answer everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route))
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter: {shown(', '.join(unknown))}.",
+            errors=[
+                {"parameter": name, "detail": "not a parameter of this route"} for name in unknown
+            ],
+        )
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -100,6 +139,26 @@ Cursor = Annotated[
     Query(max_length=1024, description="The `next_cursor` of the previous page."),
 ]
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+# Path parameters, with the pattern and length every identifier of their kind has.
+CodePath = Annotated[
+    str,
+    Path(pattern=CODE_PATTERN, max_length=CODE_MAX_LENGTH, description="The record's code."),
+]
+KeyPath = Annotated[
+    str, Path(pattern=CODE_PATTERN, max_length=CODE_MAX_LENGTH, description="The pulse's key.")
+]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IdPath = Annotated[
+    str,
+    Path(
+        pattern=UUID_PATTERN,
+        min_length=36,
+        max_length=36,
+        json_schema_extra={"format": "uuid"},
+        description="The record's id (a UUID).",
+    ),
+]
 
 
 def _bound_address(scope: MutableMapping[str, Any]) -> str:
@@ -143,6 +202,7 @@ _STATUS_TEXT = {
     415: "The request body is not `application/json`.",
     422: "The body is invalid; `errors` points at each bad field.",
     429: "Over the key's rate limit, or too many failed authentications from this address.",
+    500: "A fault of the service, never of the request: please report it.",
     503: (
         "Overloaded or timed out, or the database cannot be reached, is busy, read-only, "
         "full or not migrated; retry after `Retry-After` seconds."
@@ -152,11 +212,12 @@ _STATUS_TEXT = {
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the problem responses a route may give."""
-    statuses = (*statuses, 503)  # every such route needs the database
+    statuses = (*statuses, 500, 503)  # every such route needs the database; any may fail
     if 422 in statuses:
         statuses = (*statuses, 415)  # every route with a body also refuses non-JSON bodies
     if 401 in statuses:
-        statuses = (*statuses, 429)  # every route with a key is rate-limited
+        # Every route with a key is rate-limited and refuses unknown query parameters.
+        statuses = (*statuses, 400, 429)
     declared: dict[int | str, dict[str, Any]] = {
         s: {"model": Problem, "description": _STATUS_TEXT[s]} for s in sorted(set(statuses))
     }

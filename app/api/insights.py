@@ -1,17 +1,19 @@
 """Insights: scores and warning signs of closed pulses, and the rulebook."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.analysis.signs import RULES, RulebookError
+from app.analysis.signs import RulebookError
 from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
+    CodePath,
     Cursor,
     Limit,
     NowDep,
@@ -25,59 +27,97 @@ from app.auth import Caller
 from app.errors import Conflict, ValidationFailed, field_error
 from app.models import Place, Pulse, Team
 from app.schemas.common import Page
-from app.schemas.insights import Dimension, RulesRead, RulesUpdate, ScoresRead, WarningSignRead
+from app.schemas.insights import RulesRead, RulesUpdate, ScoresRead, WarningSignRead
 from app.services import structure
 from app.services.results import publish, reads
-from app.vocab import AuditAction, AuditTarget, Scope
+from app.vocab import (
+    CODE_PATTERN,
+    AuditAction,
+    AuditTarget,
+    Dimension,
+    ResultScope,
+    Rule,
+    Scope,
+    Severity,
+)
 
 router = APIRouter(tags=["insights"], route_class=BodyRoute)
 computed = APIRouter(tags=["insights"], dependencies=[Depends(writes_on_read)])
 
 ReaderDep = Annotated[Caller, Depends(scoped(Scope.insights_read))]
-PulseFilter = Annotated[str | None, Query(max_length=64, description="Only this pulse (by key).")]
-RuleName = Literal[tuple(RULES)]  # type: ignore[valid-type]
+PulseFilter = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=CODE_PATTERN,
+        description="Only this pulse (by key); `latest`: the latest closed pulse.",
+    ),
+]
+Suppressed = Annotated[
+    Literal["include", "exclude"],
+    Query(
+        description="`exclude` leaves out the breakdowns whose numbers are suppressed "
+        "(the dimension's own entry stays, suppressed or not)."
+    ),
+]
 
 
 @computed.get(
     "/v1/teams/{code}/scores",
     response_model=Page[ScoresRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="getTeamScores",
 )
 def team_scores(
-    code: str,
+    code: CodePath,
     request: Request,
     caller: ReaderDep,
     session: SessionDep,
     now: NowDep,
     pulse: PulseFilter = None,
+    suppressed: Suppressed = "include",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """A team's participation and scores per pulse; scores only once a pulse is closed."""
+    """A team's participation and scores per pulse, newest first; scores once it is closed."""
     team = structure.get_by_code(session, Team, caller.system_id, code)
     place = session.get_one(Place, team.place_id)
-    return _scores_page(request, caller, session, now, place, [team], team, pulse, limit, cursor)
+    chosen = ScoresQuery(pulse, suppressed == "include", limit, cursor)
+    return _scores_page(request, caller, session, now, place, [team], team, chosen)
 
 
 @computed.get(
     "/v1/places/{code}/scores",
     response_model=Page[ScoresRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="getPlaceScores",
 )
 def place_scores(
-    code: str,
+    code: CodePath,
     request: Request,
     caller: ReaderDep,
     session: SessionDep,
     now: NowDep,
     pulse: PulseFilter = None,
+    suppressed: Suppressed = "include",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """A place's participation and scores per pulse; scores only once a pulse is closed."""
+    """A place's participation and scores per pulse, newest first; scores once it is closed."""
     place = structure.get_by_code(session, Place, caller.system_id, code)
     teams = structure.teams_of(session, place.id)
-    return _scores_page(request, caller, session, now, place, teams, None, pulse, limit, cursor)
+    chosen = ScoresQuery(pulse, suppressed == "include", limit, cursor)
+    return _scores_page(request, caller, session, now, place, teams, None, chosen)
+
+
+@dataclass(frozen=True)
+class ScoresQuery:
+    """What a scores request asks for."""
+
+    pulse: str | None
+    with_suppressed: bool
+    limit: int
+    cursor: str | None
 
 
 def _scores_page(
@@ -88,23 +128,45 @@ def _scores_page(
     place: Place,
     teams: list[Team],
     team: Team | None,
-    pulse: str | None,
-    limit: int,
-    cursor: str | None,
+    query: ScoresQuery,
 ) -> dict[str, Any]:
-    """A page of pulses with the scores of a team, or of a place (``team`` None)."""
+    """A page of pulses, newest first, with the scores of a team or a place (``team`` None)."""
+    key = query.pulse
+    if key == structure.LATEST:
+        closed = publish.closed_pulses(session, caller.system_id, now)
+        if not closed:
+            return {"data": [], "next": None, "next_cursor": None}
+        key = closed[-1].key
     chunk = structure.list_pulses(
-        session, caller.system_id, cursor, limit, key=pulse, started_by=now
+        session,
+        caller.system_id,
+        query.cursor,
+        query.limit,
+        key=key,
+        started_by=now,
+        newest_first=True,
     )
     code = None if team is None else team.code
     entries = reads.scores(session, caller.system, chunk.rows, place.code, teams, code, now)
+    if not query.with_suppressed:
+        entries = [_without_suppressed(entry) for entry in entries]
     return page(request, chunk, entries)
+
+
+def _without_suppressed(entry: dict[str, Any]) -> dict[str, Any]:
+    """A scores entry whose breakdowns are only those published."""
+    dimensions = [
+        {**d, "breakdowns": [b for b in d["breakdowns"] if not b["suppressed"]]}
+        for d in entry["dimensions"]
+    ]
+    return {**entry, "dimensions": dimensions}
 
 
 @computed.get(
     "/v1/warning-signs",
     response_model=Page[WarningSignRead],
     responses=problems(400, 401, 403, 404),
+    operation_id="listWarningSigns",
 )
 def warning_signs(
     request: Request,
@@ -113,22 +175,25 @@ def warning_signs(
     now: NowDep,
     pulse: Annotated[
         str | None,
-        Query(max_length=64, description="Key of a closed pulse; the latest closed by default."),
+        Query(
+            max_length=64,
+            pattern=CODE_PATTERN,
+            description="Key of a closed pulse; the latest closed (`latest`) by default.",
+        ),
     ] = None,
     place: Annotated[str | None, Query(max_length=64, description="Only this place.")] = None,
     team: Annotated[str | None, Query(max_length=64, description="Only this team.")] = None,
-    rule: Annotated[RuleName | None, Query(description="Only this rule.")] = None,  # type: ignore[valid-type]
-    severity: Annotated[
-        Literal["info", "amber", "red"] | None, Query(description="Only this severity.")
-    ] = None,
+    rule: Annotated[Rule | None, Query(description="Only this rule.")] = None,
+    severity: Annotated[Severity | None, Query(description="Only this severity.")] = None,
     dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
-    scope: Annotated[Literal["team", "place"] | None, Query(description="Only this scope.")] = None,
+    scope: Annotated[ResultScope | None, Query(description="Only this scope.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Warning signs of a closed pulse (an open pulse has none yet), by id."""
+    """Warning signs of a closed pulse (an open pulse has none yet), most serious first."""
+    structure.check_filters(session, caller.system_id, place=place, team=team)
     closed = publish.closed_pulses(session, caller.system_id, now)
-    if pulse is not None:
+    if pulse is not None and pulse != structure.LATEST:
         chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
     else:
         chosen = closed[-1] if closed else None
@@ -141,14 +206,21 @@ def warning_signs(
     return page(request, chunk, items)
 
 
-@router.get("/v1/rules", response_model=RulesRead, responses=problems(401, 403))
+@router.get(
+    "/v1/rules", response_model=RulesRead, responses=problems(401, 403), operation_id="getRules"
+)
 def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """The rulebook in force: every rule, enabled or not, with its thresholds."""
     book, version = publish.rulebook(session, caller.system_id)
     return {"version": version, **book.to_dict()}
 
 
-@router.put("/v1/rules", response_model=RulesRead, responses=problems(400, 401, 403, 409, 413, 422))
+@router.put(
+    "/v1/rules",
+    response_model=RulesRead,
+    responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="replaceRules",
+)
 def put_rules(
     body: RulesUpdate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:

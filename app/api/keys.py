@@ -11,6 +11,7 @@ from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
     Cursor,
+    IdPath,
     Limit,
     NowDep,
     SessionDep,
@@ -26,7 +27,9 @@ from app.vocab import AuditAction, AuditTarget
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=BodyRoute)
 
 
-@router.get("", response_model=Page[KeyRead], responses=problems(400, 401, 403))
+@router.get(
+    "", response_model=Page[KeyRead], responses=problems(400, 401, 403), operation_id="listKeys"
+)
 def list_keys(
     request: Request,
     caller: AdminDep,
@@ -44,6 +47,7 @@ def list_keys(
     response_model=KeyCreated,
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 413, 422),
+    operation_id="createKey",
 )
 def create_key(
     body: KeyCreate,
@@ -68,9 +72,14 @@ def create_key(
     return {**KeyRead.model_validate(api_key).model_dump(), "key": plaintext}
 
 
-@router.post("/{key_id}/revoke", response_model=KeyRead, responses=problems(401, 403, 404))
+@router.post(
+    "/{key_id}/revoke",
+    response_model=KeyRead,
+    responses=problems(401, 403, 404),
+    operation_id="revokeKey",
+)
 def revoke_key(
-    key_id: str, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
+    key_id: IdPath, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> ApiKey:
     """Revoke a key at once; revoking a revoked key changes nothing."""
     try:

@@ -31,7 +31,9 @@ class Health(BaseModel):
     status: str = Field(max_length=20, description="`ok` when healthy.")
 
 
-@router.get("/healthz", response_model=Health)
+@router.get(
+    "/healthz", response_model=Health, responses={500: problems(500)[500]}, operation_id="getHealth"
+)
 async def healthz() -> Health:
     """The process is alive."""
     return Health(status="ok")
@@ -47,7 +49,7 @@ def _check(engine: Engine) -> tuple[str | None, bool]:
         return revision, read_only
 
 
-@router.get("/readyz", response_model=Health, responses=problems(503))
+@router.get("/readyz", response_model=Health, responses=problems(503), operation_id="getReadiness")
 async def readyz(request: Request) -> Health:
     """The database answers, takes writes, and is migrated to the newest revision."""
     state = request.app.state

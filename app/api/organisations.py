@@ -10,6 +10,7 @@ from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
     CallerDep,
+    CodePath,
     Cursor,
     Limit,
     NowDep,
@@ -26,7 +27,12 @@ from app.vocab import AuditAction, AuditTarget
 router = APIRouter(prefix="/v1/organisations", tags=["structure"], route_class=BodyRoute)
 
 
-@router.get("", response_model=Page[OrganisationRead], responses=problems(400, 401))
+@router.get(
+    "",
+    response_model=Page[OrganisationRead],
+    responses=problems(400, 401),
+    operation_id="listOrganisations",
+)
 def list_organisations(
     request: Request,
     caller: CallerDep,
@@ -44,6 +50,7 @@ def list_organisations(
     response_model=OrganisationRead,
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="createOrganisation",
 )
 def create_organisation(
     body: OrganisationCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
@@ -53,17 +60,25 @@ def create_organisation(
     return structure.create_coded(session, Organisation, caller.system_id, body.model_dump(), now)
 
 
-@router.get("/{code}", response_model=OrganisationRead, responses=problems(401, 404))
-def get_organisation(code: str, caller: CallerDep, session: SessionDep) -> Organisation:
+@router.get(
+    "/{code}",
+    response_model=OrganisationRead,
+    responses=problems(401, 404),
+    operation_id="getOrganisation",
+)
+def get_organisation(code: CodePath, caller: CallerDep, session: SessionDep) -> Organisation:
     """One partner organisation."""
     return structure.get_by_code(session, Organisation, caller.system_id, code)
 
 
 @router.patch(
-    "/{code}", response_model=OrganisationRead, responses=problems(400, 401, 403, 404, 413, 422)
+    "/{code}",
+    response_model=OrganisationRead,
+    responses=problems(400, 401, 403, 404, 413, 422),
+    operation_id="updateOrganisation",
 )
 def update_organisation(
-    code: str,
+    code: CodePath,
     body: OrganisationUpdate,
     caller: AdminDep,
     session: SessionDep,

@@ -10,6 +10,7 @@ from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
     CallerDep,
+    CodePath,
     Cursor,
     Limit,
     NowDep,
@@ -26,7 +27,9 @@ from app.vocab import AuditAction, AuditTarget
 router = APIRouter(prefix="/v1/places", tags=["structure"], route_class=BodyRoute)
 
 
-@router.get("", response_model=Page[PlaceRead], responses=problems(400, 401))
+@router.get(
+    "", response_model=Page[PlaceRead], responses=problems(400, 401), operation_id="listPlaces"
+)
 def list_places(
     request: Request,
     caller: CallerDep,
@@ -44,6 +47,7 @@ def list_places(
     response_model=PlaceRead,
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="createPlace",
 )
 def create_place(
     body: PlaceCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
@@ -53,15 +57,22 @@ def create_place(
     return structure.create_coded(session, Place, caller.system_id, body.model_dump(), now)
 
 
-@router.get("/{code}", response_model=PlaceRead, responses=problems(401, 404))
-def get_place(code: str, caller: CallerDep, session: SessionDep) -> Place:
+@router.get(
+    "/{code}", response_model=PlaceRead, responses=problems(401, 404), operation_id="getPlace"
+)
+def get_place(code: CodePath, caller: CallerDep, session: SessionDep) -> Place:
     """One place."""
     return structure.get_by_code(session, Place, caller.system_id, code)
 
 
-@router.patch("/{code}", response_model=PlaceRead, responses=problems(400, 401, 403, 404, 413, 422))
+@router.patch(
+    "/{code}",
+    response_model=PlaceRead,
+    responses=problems(400, 401, 403, 404, 413, 422),
+    operation_id="updatePlace",
+)
 def update_place(
-    code: str,
+    code: CodePath,
     body: PlaceUpdate,
     caller: AdminDep,
     session: SessionDep,

@@ -11,6 +11,7 @@ from app.api.deps import (
     AdminDep,
     CallerDep,
     Cursor,
+    KeyPath,
     Limit,
     NowDep,
     SessionDep,
@@ -25,7 +26,9 @@ from app.vocab import AuditAction, AuditTarget
 router = APIRouter(prefix="/v1/pulses", tags=["structure"], route_class=BodyRoute)
 
 
-@router.get("", response_model=Page[PulseRead], responses=problems(400, 401))
+@router.get(
+    "", response_model=Page[PulseRead], responses=problems(400, 401), operation_id="listPulses"
+)
 def list_pulses(
     request: Request,
     caller: CallerDep,
@@ -44,6 +47,7 @@ def list_pulses(
     response_model=PulseRead,
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="createPulse",
 )
 def create_pulse(
     body: PulseCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
@@ -54,17 +58,22 @@ def create_pulse(
     return structure.pulse_view(pulse, now)
 
 
-@router.get("/{key}", response_model=PulseRead, responses=problems(401, 404))
-def get_pulse(key: str, caller: CallerDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+@router.get(
+    "/{key}", response_model=PulseRead, responses=problems(401, 404), operation_id="getPulse"
+)
+def get_pulse(key: KeyPath, caller: CallerDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
     """One pulse."""
     return structure.pulse_view(structure.get_pulse(session, caller.system_id, key), now)
 
 
 @router.patch(
-    "/{key}", response_model=PulseRead, responses=problems(400, 401, 403, 404, 409, 413, 422)
+    "/{key}",
+    response_model=PulseRead,
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
+    operation_id="updatePulse",
 )
 def update_pulse(
-    key: str,
+    key: KeyPath,
     body: PulseUpdate,
     caller: AdminDep,
     session: SessionDep,
@@ -78,9 +87,14 @@ def update_pulse(
     return structure.pulse_view(pulse, now)
 
 
-@router.post("/{key}/close", response_model=PulseRead, responses=problems(401, 403, 404))
+@router.post(
+    "/{key}/close",
+    response_model=PulseRead,
+    responses=problems(401, 403, 404),
+    operation_id="closePulse",
+)
 def close_pulse(
-    key: str, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
+    key: KeyPath, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> dict[str, Any]:
     """Close a pulse now, for good; closing a closed pulse changes nothing."""
     audit.record(AuditAction.pulse_close, AuditTarget.pulse, key)

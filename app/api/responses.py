@@ -13,6 +13,7 @@ from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
     Cursor,
+    IdPath,
     Limit,
     NowDep,
     SessionDep,
@@ -24,7 +25,7 @@ from app.auth import Caller
 from app.errors import BadRequest, ErrorList
 from app.schemas.common import Page
 from app.schemas.responses import BatchResult, ResponseCreate, ResponseRead, parse_batch
-from app.services import idempotency
+from app.services import idempotency, structure
 from app.services import responses as service
 from app.services.responses import Problem
 from app.vocab import AuditAction, AuditTarget, Scope
@@ -64,6 +65,7 @@ def _batch_pointer(problem: Problem) -> str:
         },
         **problems(400, 401, 403, 409, 413, 422),
     },
+    operation_id="createResponse",
 )
 def create_response(
     body: ResponseCreate, caller: WriterDep, session: SessionDep, now: NowDep, audit: AuditDep
@@ -124,6 +126,7 @@ BATCH_BODY = {
         **problems(400, 401, 403, 409, 413, 422),
     },
     openapi_extra=BATCH_BODY,
+    operation_id="createResponseBatch",
 )
 def create_batch(
     caller: WriterDep,
@@ -179,7 +182,12 @@ def _parse_idempotency_key(raw: str | None) -> str | None:
     return key
 
 
-@router.get("", response_model=Page[ResponseRead], responses=problems(400, 401, 403))
+@router.get(
+    "",
+    response_model=Page[ResponseRead],
+    responses=problems(400, 401, 403, 404),
+    operation_id="listResponses",
+)
 def list_responses(
     request: Request,
     caller: WriterDep,
@@ -193,6 +201,7 @@ def list_responses(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """What this key's client stored (admin: all), in arrival order, to reconcile. No scores."""
+    structure.check_filters(session, caller.system_id, pulse=pulse, team=team)
     chunk, items = service.list_responses(
         session,
         caller.system_id,
@@ -211,9 +220,10 @@ def list_responses(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problems(401, 403, 404),
+    operation_id="eraseResponse",
 )
 def erase_response(
-    response_id: str, caller: AdminDep, session: SessionDep, audit: AuditDep
+    response_id: IdPath, caller: AdminDep, session: SessionDep, audit: AuditDep
 ) -> Response:
     """Erase one response for good."""
     try:

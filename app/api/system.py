@@ -14,13 +14,18 @@ from app.vocab import AuditAction, AuditTarget
 router = APIRouter(prefix="/v1/system", tags=["structure"], route_class=BodyRoute)
 
 
-@router.get("", response_model=SystemRead, responses=problems(401))
+@router.get("", response_model=SystemRead, responses=problems(401), operation_id="getSystem")
 def get_system(caller: CallerDep) -> System:
     """The system the API key belongs to."""
     return caller.system
 
 
-@router.patch("", response_model=SystemChanged, responses=problems(400, 401, 403, 413, 422))
+@router.patch(
+    "",
+    response_model=SystemChanged,
+    responses=problems(400, 401, 403, 413, 422),
+    operation_id="updateSystem",
+)
 def update_system(
     body: SystemUpdate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
 ) -> SystemChanged:

@@ -10,6 +10,7 @@ from app.api.deps import (
     DEFAULT_LIMIT,
     AdminDep,
     CallerDep,
+    CodePath,
     Cursor,
     Limit,
     NowDep,
@@ -30,7 +31,9 @@ PlaceFilter = Annotated[
 ]
 
 
-@router.get("", response_model=Page[TeamRead], responses=problems(400, 401))
+@router.get(
+    "", response_model=Page[TeamRead], responses=problems(400, 401, 404), operation_id="listTeams"
+)
 def list_teams(
     request: Request,
     caller: CallerDep,
@@ -40,6 +43,7 @@ def list_teams(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """The system's teams, ordered by code."""
+    structure.check_filters(session, caller.system_id, place=place)
     chunk = structure.list_teams(session, caller.system_id, place, cursor, limit)
     return page(request, chunk, structure.team_view(session, chunk.rows))
 
@@ -49,6 +53,7 @@ def list_teams(
     response_model=TeamRead,
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 409, 413, 422),
+    operation_id="createTeam",
 )
 def create_team(
     body: TeamCreate, caller: AdminDep, session: SessionDep, now: NowDep, audit: AuditDep
@@ -60,16 +65,23 @@ def create_team(
     return structure.team_view(session, [team])[0]
 
 
-@router.get("/{code}", response_model=TeamRead, responses=problems(401, 404))
-def get_team(code: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+@router.get(
+    "/{code}", response_model=TeamRead, responses=problems(401, 404), operation_id="getTeam"
+)
+def get_team(code: CodePath, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     """One team."""
     team = structure.get_by_code(session, Team, caller.system_id, code)
     return structure.team_view(session, [team])[0]
 
 
-@router.patch("/{code}", response_model=TeamRead, responses=problems(400, 401, 403, 404, 413, 422))
+@router.patch(
+    "/{code}",
+    response_model=TeamRead,
+    responses=problems(400, 401, 403, 404, 413, 422),
+    operation_id="updateTeam",
+)
 def update_team(
-    code: str,
+    code: CodePath,
     body: TeamUpdate,
     caller: AdminDep,
     session: SessionDep,

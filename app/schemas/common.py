@@ -33,6 +33,9 @@ Number = Annotated[float, Strict()]
 Switch = Annotated[bool, Strict()]
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# The longest date or time text taken (the contract's maxLength): an offset time with
+# nanoseconds is 35 characters.
+MAX_TIME_TEXT = 64
 
 
 def _written(value: Any) -> Any:
@@ -41,6 +44,8 @@ def _written(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not _ISO_DAY.match(value):
         raise ValueError("must be written as ISO 8601 text (YYYY-MM-DD...)")
+    if len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"must be at most {MAX_TIME_TEXT} characters")
     return value
 
 

@@ -1,12 +1,12 @@
 """Rows of the BI feeds (DESIGN section 5)."""
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.schemas.common import Code
-from app.schemas.insights import Dimension, SegmentType, WarningSignRead
+from app.schemas.insights import WarningSignRead
+from app.vocab import Dimension, ResultScope, SegmentType
 
 MAX_N = 10_000_000
 
@@ -15,7 +15,7 @@ class ScoreFeedRow(BaseModel):
     """One published or suppressed cell of a closed pulse; numbers null where suppressed."""
 
     pulse: Code = Field(description="Key of the pulse.")
-    scope: Literal["team", "place"] = Field(description="A team or a place.")
+    scope: ResultScope = Field(description="A team or a place.")
     place: Code = Field(description="Code of the place.")
     team: Code | None = Field(description="Code of the team; null for place rows.")
     dimension: Dimension = Field(description="The dimension.")

@@ -2,16 +2,14 @@
 
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.analysis.signs import RULES
 from app.schemas.common import Code, Number, RequestModel, ResponseModel, Switch, Whole
-from app.vocab import DIMENSIONS, PulseStatus
+from app.vocab import Dimension, PulseStatus, ResultScope, Rule, SegmentType, Severity
 
-Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
-SegmentType = Literal["role_group", "profession", "organisation_kind"]
 MAX_N = 10_000_000
 
 RULE_TEXT = {
@@ -84,7 +82,7 @@ class ScoresRead(ResponseModel):
 
     pulse: Code = Field(description="Key of the pulse.")
     status: PulseStatus = Field(description="Scores are published for closed pulses only.")
-    scope: Literal["team", "place"] = Field(description="A team or a place.")
+    scope: ResultScope = Field(description="A team or a place.")
     place: Code = Field(description="Code of the place.")
     team: Code | None = Field(description="Code of the team; null for a place.")
     participation: Participation = Field(description="Response counts (always published).")
@@ -99,9 +97,9 @@ class WarningSignRead(ResponseModel):
     id: str = Field(
         max_length=36, description="Stable id: the same flag keeps it across refreshes."
     )
-    rule: str = Field(max_length=32, description="The rule that fired.")
-    severity: Literal["info", "amber", "red"] = Field(description="How serious.")
-    scope: Literal["team", "place"] = Field(description="A team or a place.")
+    rule: Rule = Field(description="The rule that fired.")
+    severity: Severity = Field(description="How serious.")
+    scope: ResultScope = Field(description="A team or a place.")
     pulse: Code = Field(description="Key of the pulse.")
     place: Code = Field(description="Code of the place.")
     team: Code | None = Field(description="Code of the team; null for place flags.")

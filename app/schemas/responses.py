@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ErrorList, PayloadTooLarge, field_error
 from app.schemas.common import Code, RequestModel, ResponseModel, UtcDatetime
-from app.vocab import DIMENSIONS, Profession, Role
+from app.vocab import Profession, Role
 
 MAX_BATCH = 5000
 
@@ -43,15 +43,10 @@ ExternalId = Annotated[
 class Scores(RequestModel):
     """One person's scores on the five dimensions; at least one is required."""
 
-    # The contract says "at least one dimension scored" too: one of them present, not null.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "minProperties": 1,
-            "anyOf": [
-                {"required": [d], "properties": {d: {"type": "integer"}}} for d in DIMENSIONS
-            ],
-        }
-    )
+    # The contract says "at least one dimension" by minProperties only: an anyOf of the five
+    # (one present and not null) made generated clients a union of five Scores types. A
+    # body of nulls alone passes the schema and is refused with a 422 naming the field.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     purpose: Score | None = Field(default=None, description="Understanding of the purpose.")
     belief: Score | None = Field(default=None, description="Desire, and belief they can deliver.")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from app.schemas.common import (
     TEXT_PATTERN,
@@ -154,10 +154,21 @@ def _check_dates(opens_on: date | None, closes_on: date | None) -> None:
 class PulseCreate(RequestModel):
     """A new survey round."""
 
-    key: Code = Field(description="Identifier of the pulse, e.g. `2026-11`.", examples=["2026-11"])
+    key: Code = Field(
+        description="Identifier of the pulse, e.g. `2026-11`; not `latest`, which reads take "
+        "to mean the latest closed pulse.",
+        examples=["2026-11"],
+    )
     title: str = PulseTitle
     opens_on: Day = Field(description="First day responses are accepted (UTC).")
     closes_on: Day = Field(description="Last day responses are accepted (UTC), inclusive.")
+
+    @field_validator("key")
+    @classmethod
+    def _not_reserved(cls, key: str) -> str:
+        if key == "latest":
+            raise ValueError("`latest` is reserved: `pulse=latest` means the latest closed pulse")
+        return key
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:

@@ -4,12 +4,12 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import BadRequest
@@ -76,15 +76,19 @@ class Slice(Generic[T]):
 def keyset_page(
     session: Session,
     stmt: Select[T],
-    order: Sequence[InstrumentedAttribute[Any]],
+    order: Sequence[InstrumentedAttribute[Any] | ColumnElement[Any]],
     cursor: str | None,
     limit: int,
     *,
     parse: Sequence[Any] | None = None,
+    descending: bool = False,
+    key: Callable[[T], Sequence[Any]] | None = None,
 ) -> Slice[T]:
     """Rows of ``stmt`` after ``cursor`` in ``order`` (which must be unique), ``limit`` at most.
 
-    ``parse`` turns each cursor value back into the column's type (e.g. ``date.fromisoformat``).
+    ``parse`` turns each cursor value back into the column's type (e.g. ``date.fromisoformat``);
+    ``descending`` reverses the order; ``key`` gives a row's values of ``order`` where they
+    are expressions rather than its columns.
     """
     if cursor is not None:
         raw = decode_cursor(cursor, len(order))
@@ -103,10 +107,14 @@ def keyset_page(
                 errors=[{"parameter": "cursor", "detail": "not a cursor issued by this API"}],
             ) from None
         bound = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
-        stmt = stmt.where(tuple_(*order) > tuple_(*bound))
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+        after = tuple_(*order) < tuple_(*bound) if descending else tuple_(*order) > tuple_(*bound)
+        stmt = stmt.where(after)
+    sort = [col.desc() for col in order] if descending else list(order)
+    rows = list(session.scalars(stmt.order_by(*sort).limit(limit + 1)))
     if len(rows) <= limit:
         return Slice(rows, None)
     rows = rows[:limit]
     last = rows[-1]
-    return Slice(rows, encode_cursor([getattr(last, col.key) for col in order]))
+    if key is not None:
+        return Slice(rows, encode_cursor(key(last)))
+    return Slice(rows, encode_cursor([getattr(last, str(col.key)) for col in order]))

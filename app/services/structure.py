@@ -181,18 +181,25 @@ def list_pulses(
     limit: int,
     key: str | None = None,
     started_by: datetime | None = None,
+    newest_first: bool = False,
 ) -> Slice[Pulse]:
-    """A page of pulses in the order they open: only ``key`` if given (else 404), and only
-    those open or closed by ``started_by`` if given."""
+    """A page of pulses in the order they open (or the reverse): only ``key`` if given (else
+    404), and only those open or closed by ``started_by`` if given."""
     if key is not None:
-        get_pulse(session, system_id, key)
+        check_filters(session, system_id, pulse=key)
     stmt = select(Pulse).where(Pulse.system_id == system_id)
     if key is not None:
         stmt = stmt.where(Pulse.key == key)
     if started_by is not None:
         stmt = stmt.where(Pulse.opens_on <= started_by.date())
     return keyset_page(
-        session, stmt, [Pulse.opens_on, Pulse.key], cursor, limit, parse=[date.fromisoformat, None]
+        session,
+        stmt,
+        [Pulse.opens_on, Pulse.key],
+        cursor,
+        limit,
+        parse=[date.fromisoformat, None],
+        descending=newest_first,
     )
 
 
@@ -261,3 +268,37 @@ def close_pulse(session: Session, pulse: Pulse, now: datetime) -> Pulse:
     # The earlier pulses' results do not change, so no revision; but the new one's are due.
     results_due(session)
     return pulse
+
+
+LATEST = "latest"  # `pulse=latest` in reads: the latest closed pulse
+
+
+def check_filters(
+    session: Session,
+    system_id: int,
+    *,
+    place: str | None = None,
+    team: str | None = None,
+    pulse: str | None = None,
+) -> None:
+    """404 naming the query parameter whose code names nothing in the system.
+
+    A filter that matches no record would otherwise answer an empty list, which reads
+    as "nothing there" when the code is simply wrong.
+    """
+    lookups: list[tuple[str, str | None, Any, Any]] = [
+        ("place", place, Place.id, Place.code),
+        ("team", team, Team.id, Team.code),
+        ("pulse", pulse, Pulse.id, Pulse.key),
+    ]
+    for name, code, id_column, code_column in lookups:
+        if code is None:
+            continue
+        found = session.scalar(
+            select(id_column).where(id_column.class_.system_id == system_id, code_column == code)
+        )
+        if found is None:
+            raise NotFound(
+                f"No {name} '{shown(code)}' in this system.",
+                errors=[{"parameter": name, "detail": f"no {name} with this code"}],
+            )

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.domain import pulse_status
 from app.models import Pulse, ScoreCell, System, Team, WarningSign
 from app.services.aggregation import response_counts
 from app.services.pagination import Slice, keyset_page
 from app.services.results.publish import NUMBERS, publish, publish_all
-from app.vocab import DIMENSIONS, PulseStatus
+from app.vocab import DIMENSIONS, SEVERITY_RANK, PulseStatus, Severity
 
 SHOWN = (*NUMBERS, "published_at", "revision_withheld")  # what a score read shows of a cell
 
@@ -138,15 +138,34 @@ def list_flags(
     now: datetime,
     closed: list[Pulse] | None = None,
 ) -> tuple[Slice[WarningSign], list[dict[str, Any]]]:
-    """A page of the warning signs of a closed pulse, by id (``closed``: as for publish)."""
+    """A page of the warning signs of a closed pulse, most serious first (``FLAG_ORDER``;
+    ``closed``: as for publish)."""
     publish(session, system, pulse, now, closed, wait=False)
     stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
     for name in ("place", "team", "rule", "severity", "dimension", "scope"):
         value = getattr(filters, name)
         if value is not None:
             stmt = stmt.where(getattr(WarningSign, name) == value)
-    chunk = keyset_page(session, stmt, [WarningSign.id], cursor, limit)
+    chunk = keyset_page(session, stmt, FLAG_ORDER, cursor, limit, key=_flag_key)
     return chunk, [flag_view(flag, pulse.key) for flag in chunk.rows]
+
+
+# Most serious first, then by where and what; a place's own flags (no team) before its
+# teams', a rule's flag about no one dimension before those about one. The id breaks ties.
+FLAG_ORDER: list[InstrumentedAttribute[Any] | ColumnElement[Any]] = [
+    case(SEVERITY_RANK, value=WarningSign.severity, else_=len(SEVERITY_RANK)),
+    WarningSign.place,
+    func.coalesce(WarningSign.team, ""),
+    WarningSign.rule,
+    func.coalesce(WarningSign.dimension, ""),
+    WarningSign.id,
+]
+
+
+def _flag_key(flag: WarningSign) -> list[Any]:
+    """A flag's values of ``FLAG_ORDER``, for its page's cursor."""
+    rank = SEVERITY_RANK.get(Severity(flag.severity), len(SEVERITY_RANK))
+    return [rank, flag.place, flag.team or "", flag.rule, flag.dimension or "", flag.id]
 
 
 def flag_view(flag: WarningSign, pulse: str) -> dict[str, Any]:
