@@ -100,7 +100,8 @@ def sustained_decline(
     keys = [pulse.key for pulse in run] + [snapshot.pulse.key]
     fall = means[0] - means[-1]
     steps = ", ".join(
-        f"{m:.2f} ({key}, n={moment.n})" for m, key, moment in zip(means, keys, moments, strict=True)
+        f"{m:.2f} ({key}, n={moment.n})"
+        for m, key, moment in zip(means, keys, moments, strict=True)
     )
     sds = [m.sd for m in moments]
     return [
