@@ -33,7 +33,8 @@ def test_a_collapse_in_support_is_flagged_for_the_latest_closed_pulse(
     falling = next(f for f in found if f["rule"] == "falling")
     assert falling["pulse"] == "2026-10" and falling["place"] == "north"
     assert falling["rules_version"] == 1
-    assert "Support fell from" in falling["message"]
+    assert falling["message"].startswith("Support fell by ")
+    assert "after adjusting for" in falling["message"]
 
 
 def test_a_steady_team_carries_no_comparison_flag(
