@@ -1,4 +1,4 @@
-"""How warning signs are decided: one-sided falls, the family, related flags, the adoption window."""
+"""How warning signs are decided: one-sided falls, the family, related flags, adoption."""
 
 from datetime import date
 

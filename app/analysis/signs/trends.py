@@ -55,8 +55,8 @@ def falling(
                 alpha=rulebook.alpha,
             ),
             lambda p: (
-                f"{label(dimension)} fell by {shown(fall, settings.red_fall)}, from {before:.2f} ({span}, "
-                f"n={baseline.n}) to {now:.2f} (n={whole.n}, {p})"
+                f"{label(dimension)} fell by {shown(fall, settings.red_fall)}, "
+                f"from {before:.2f} ({span}, n={baseline.n}) to {now:.2f} (n={whole.n}, {p})"
             ),
             {
                 "n": now_n,
