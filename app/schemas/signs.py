@@ -64,48 +64,68 @@ class Test(BaseModel):
 class LowScoreEvidence(AdoptionEvidence):
     """Evidence of ``low_score``."""
 
-    n: Count
-    mean: Mean
-    sd: Sd | None = None
-    amber_below: float | None = None
-    red_below: float | None = None
+    n: Count = Field(
+        description="Responses in the subject's cell (or each group's, or each pulse's)."
+    )
+    mean: Mean = Field(description="The subject's published mean.")
+    sd: Sd | None = Field(default=None, description="The subject's published standard deviation.")
+    amber_below: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_below: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class PolarisedEvidence(Evidence):
     """Evidence of ``polarised``."""
 
-    n: Count
-    mean: Mean | None = None
-    sd: Sd
-    amber_sd: float | None = None
-    red_sd: float | None = None
+    n: Count = Field(
+        description="Responses in the subject's cell (or each group's, or each pulse's)."
+    )
+    mean: Mean | None = Field(default=None, description="The subject's published mean.")
+    sd: Sd = Field(description="The subject's published standard deviation.")
+    amber_sd: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_sd: float | None = Field(default=None, description="The rule's red threshold (null: none).")
 
 
 class FallingEvidence(AdoptionEvidence, Test):
     """Evidence of ``falling``: now against the pooled baseline."""
 
-    n: Count
-    mean: Mean
-    sd: Sd | None = None
-    baseline_pulses: Pulses = Field(max_length=3)
-    baseline_n: Count
-    baseline_mean: Mean
-    baseline_sd: Sd | None = None
-    fall: Difference
-    amber_fall: float | None = None
-    red_fall: float | None = None
+    n: Count = Field(
+        description="Responses in the subject's cell (or each group's, or each pulse's)."
+    )
+    mean: Mean = Field(description="The subject's published mean.")
+    sd: Sd | None = Field(default=None, description="The subject's published standard deviation.")
+    baseline_pulses: Pulses = Field(max_length=3, description="The pulses pooled, oldest first.")
+    baseline_n: Count = Field(description="Responses in the pooled baseline.")
+    baseline_mean: Mean = Field(description="Mean of the pooled baseline.")
+    baseline_sd: Sd | None = Field(
+        default=None, description="Standard deviation of the pooled baseline."
+    )
+    fall: Difference = Field(
+        description="How far the mean fell (baseline or first pulse less now)."
+    )
+    amber_fall: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_fall: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class SustainedDeclineEvidence(AdoptionEvidence, Test):
     """Evidence of ``sustained_decline``: four pulses, oldest first."""
 
-    pulses: Pulses = Field(max_length=4)
+    pulses: Pulses = Field(max_length=4, description="The four pulses, oldest first.")
     n: list[Count] = Field(max_length=4, description="Each pulse's n.")
-    means: list[Mean] = Field(max_length=4)
-    sds: list[Sd | None] = Field(default_factory=list, max_length=4)
-    fall: Difference | None = None
-    amber_fall: float | None = None
-    red_fall: float | None = None
+    means: list[Mean] = Field(max_length=4, description="Each pulse's mean.")
+    sds: list[Sd | None] = Field(
+        default_factory=list, max_length=4, description="Each pulse's standard deviation."
+    )
+    fall: Difference | None = Field(
+        default=None, description="How far the mean fell (baseline or first pulse less now)."
+    )
+    amber_fall: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_fall: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class GapEvidence(Evidence, Test):
@@ -114,140 +134,154 @@ class GapEvidence(Evidence, Test):
     groups: list[Annotated[str, Field(max_length=32)]] = Field(
         max_length=2, description="The segments compared; `everyone_else` is the rest."
     )
-    n: list[Count] = Field(max_length=2)
-    means: list[Mean] = Field(max_length=2)
-    sds: list[Sd | None] = Field(default_factory=list, max_length=2)
-    gap: Difference
-    amber_gap: float | None = None
-    red_gap: float | None = None
+    n: list[Count] = Field(max_length=2, description="Each group's n.")
+    means: list[Mean] = Field(max_length=2, description="Each group's mean.")
+    sds: list[Sd | None] = Field(
+        default_factory=list, max_length=2, description="Each group's standard deviation."
+    )
+    gap: Difference = Field(description="How far apart the two means are.")
+    amber_gap: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_gap: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class BelowPlaceEvidence(AdoptionEvidence, Test):
     """Evidence of ``below_place``: the team against the rest of its place."""
 
-    n: Count
-    mean: Mean
-    sd: Sd | None = None
-    rest_n: Count
-    rest_mean: Mean
-    rest_sd: Sd | None = None
-    shortfall: Difference
-    amber_gap: float | None = None
-    red_gap: float | None = None
+    n: Count = Field(
+        description="Responses in the subject's cell (or each group's, or each pulse's)."
+    )
+    mean: Mean = Field(description="The subject's published mean.")
+    sd: Sd | None = Field(default=None, description="The subject's published standard deviation.")
+    rest_n: Count = Field(description="Responses in the rest of the place (place less team).")
+    rest_mean: Mean = Field(description="Mean of the rest of the place.")
+    rest_sd: Sd | None = Field(
+        default=None, description="Standard deviation of the rest of the place."
+    )
+    shortfall: Difference = Field(description="How far the team is below the rest of its place.")
+    amber_gap: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_gap: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class LowParticipationEvidence(Evidence):
     """Evidence of ``low_participation``."""
 
-    responses: Count
-    headcount: Count
-    ratio: float | None = Field(default=None, ge=0)
-    amber_ratio: float | None = None
-    red_ratio: float | None = None
+    responses: Count = Field(description="Responses received (participation).")
+    headcount: Count = Field(description="The team's headcount.")
+    ratio: float | None = Field(default=None, ge=0, description="responses / headcount.")
+    amber_ratio: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_ratio: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class InsufficientResponsesEvidence(Evidence):
     """Evidence of ``insufficient_responses``."""
 
-    responses: Count
-    min_group_size: int = Field(ge=1, le=1000)
+    responses: Count = Field(description="Responses received (participation).")
+    min_group_size: int = Field(ge=1, le=1000, description="k: the smallest group published.")
 
 
 class GoneQuietEvidence(Evidence):
     """Evidence of ``gone_quiet``."""
 
-    responses: Count
-    previous_pulse: Code
+    responses: Count = Field(description="Responses received (participation).")
+    previous_pulse: Code = Field(description="The pulse in which the team was last reportable.")
 
 
 class SpreadingEvidence(Evidence):
     """Evidence of ``spreading``."""
 
-    flagged_teams: Count
-    reportable_teams: Count
-    share: float = Field(ge=0, le=1)
+    flagged_teams: Count = Field(description="Reportable teams with an amber or red flag.")
+    reportable_teams: Count = Field(description="Teams of the place published in the pulse.")
+    share: float = Field(ge=0, le=1, description="flagged_teams / reportable_teams.")
     teams: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=10_000, description="The teams counted."
     )
-    amber_share: float | None = None
-    red_share: float | None = None
+    amber_share: float | None = Field(default=None, description="The rule's amber threshold.")
+    red_share: float | None = Field(
+        default=None, description="The rule's red threshold (null: none)."
+    )
 
 
 class LowScoreSign(WarningSignFields):
     """A ``low_score`` flag."""
 
-    rule: Literal["low_score"]
-    evidence: LowScoreEvidence
+    rule: Literal["low_score"] = Field(description="The rule that fired.")
+    evidence: LowScoreEvidence = Field(description="The published numbers behind it.")
 
 
 class FallingSign(WarningSignFields):
     """A ``falling`` flag."""
 
-    rule: Literal["falling"]
-    evidence: FallingEvidence
+    rule: Literal["falling"] = Field(description="The rule that fired.")
+    evidence: FallingEvidence = Field(description="The published numbers behind it.")
 
 
 class SustainedDeclineSign(WarningSignFields):
     """A ``sustained_decline`` flag."""
 
-    rule: Literal["sustained_decline"]
-    evidence: SustainedDeclineEvidence
+    rule: Literal["sustained_decline"] = Field(description="The rule that fired.")
+    evidence: SustainedDeclineEvidence = Field(description="The published numbers behind it.")
 
 
 class PolarisedSign(WarningSignFields):
     """A ``polarised`` flag."""
 
-    rule: Literal["polarised"]
-    evidence: PolarisedEvidence
+    rule: Literal["polarised"] = Field(description="The rule that fired.")
+    evidence: PolarisedEvidence = Field(description="The published numbers behind it.")
 
 
 class HierarchyGapSign(WarningSignFields):
     """A ``hierarchy_gap`` flag."""
 
-    rule: Literal["hierarchy_gap"]
-    evidence: GapEvidence
+    rule: Literal["hierarchy_gap"] = Field(description="The rule that fired.")
+    evidence: GapEvidence = Field(description="The published numbers behind it.")
 
 
 class PartnerDivideSign(WarningSignFields):
     """A ``partner_divide`` flag."""
 
-    rule: Literal["partner_divide"]
-    evidence: GapEvidence
+    rule: Literal["partner_divide"] = Field(description="The rule that fired.")
+    evidence: GapEvidence = Field(description="The published numbers behind it.")
 
 
 class BelowPlaceSign(WarningSignFields):
     """A ``below_place`` flag."""
 
-    rule: Literal["below_place"]
-    evidence: BelowPlaceEvidence
+    rule: Literal["below_place"] = Field(description="The rule that fired.")
+    evidence: BelowPlaceEvidence = Field(description="The published numbers behind it.")
 
 
 class LowParticipationSign(WarningSignFields):
     """A ``low_participation`` flag."""
 
-    rule: Literal["low_participation"]
-    evidence: LowParticipationEvidence
+    rule: Literal["low_participation"] = Field(description="The rule that fired.")
+    evidence: LowParticipationEvidence = Field(description="The published numbers behind it.")
 
 
 class InsufficientResponsesSign(WarningSignFields):
     """An ``insufficient_responses`` flag."""
 
-    rule: Literal["insufficient_responses"]
-    evidence: InsufficientResponsesEvidence
+    rule: Literal["insufficient_responses"] = Field(description="The rule that fired.")
+    evidence: InsufficientResponsesEvidence = Field(description="The published numbers behind it.")
 
 
 class GoneQuietSign(WarningSignFields):
     """A ``gone_quiet`` flag."""
 
-    rule: Literal["gone_quiet"]
-    evidence: GoneQuietEvidence
+    rule: Literal["gone_quiet"] = Field(description="The rule that fired.")
+    evidence: GoneQuietEvidence = Field(description="The published numbers behind it.")
 
 
 class SpreadingSign(WarningSignFields):
     """A ``spreading`` flag."""
 
-    rule: Literal["spreading"]
-    evidence: SpreadingEvidence
+    rule: Literal["spreading"] = Field(description="The rule that fired.")
+    evidence: SpreadingEvidence = Field(description="The published numbers behind it.")
 
 
 WarningSign = Annotated[
