@@ -1,11 +1,11 @@
-"""How often the group comparisons can run: hierarchy_gap and partner_divide on the demo.
+"""How often the group comparisons can run: hierarchy_gap and partner_divide.
 
 Builds the demo system (``pulse demo``) in a scratch SQLite database and computes its
 results; and simulates the world of ``bench/signal_quality.py`` (teams of 15, 4% of
-respondents giving no role and 4% no employer; one seed). For each it counts, per place, closed pulse and dimension, the cases in which each rule has a
-comparison to make from the published cells: before (both groups published) and now (also
-one published group against everyone else, a difference of published cells). Team cases
-are counted too.
+respondents giving no role and 4% no employer; one seed). For each it counts, per place,
+closed pulse and dimension, the cases in which each rule has a comparison to make from the
+published cells: before (both groups published) and now (also one published group against
+everyone else, a difference of published cells). Team cases are counted too.
 
 Run: ``python bench/comparisons.py [--seed 7]``.
 """
