@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from scipy import special, stats
 
@@ -61,36 +62,48 @@ class Moments:
         return (mean - half, mean + half)
 
 
+Alternative = Literal["two-sided", "greater"]  # "greater": mean(a) > mean(b)
+
+
 @dataclass(frozen=True)
 class WelchResult:
-    """Welch's unequal-variance t-test: statistic, degrees of freedom, two-sided p."""
+    """Welch's unequal-variance t-test: statistic, degrees of freedom, p of its alternative."""
 
     t: float
     df: float
     p: float
+    alternative: Alternative = "two-sided"
 
 
 NO_EVIDENCE = WelchResult(t=0.0, df=0.0, p=1.0)
 
 
-def welch(a: Moments, b: Moments) -> WelchResult:
-    """Welch's two-sided t-test of mean(a) against mean(b); p=1 when it cannot be computed."""
+def welch(a: Moments, b: Moments, alternative: Alternative = "two-sided") -> WelchResult:
+    """Welch's t-test of mean(a) against mean(b); p=1 when it cannot be computed.
+
+    ``greater`` is one-sided: the evidence that mean(a) is above mean(b).
+    """
     if a.variance is None or b.variance is None or a.mean is None or b.mean is None:
-        return NO_EVIDENCE
+        return replace(NO_EVIDENCE, alternative=alternative)
     diff = a.mean - b.mean
     se_a, se_b = a.variance / a.n, b.variance / b.n
     se2 = se_a + se_b
     if se2 <= 0.0:
         # Both groups gave one identical score each: no spread to test against. Equal means
-        # are no evidence; different ones are as certain as the data can make them.
+        # are no evidence; different ones are as certain as the data can make them (but
+        # one-sided, only in the direction tested).
         df = float(a.n + b.n - 2)
         if math.isclose(a.mean, b.mean, abs_tol=1e-12):
-            return WelchResult(t=0.0, df=df, p=1.0)
-        return WelchResult(t=math.copysign(math.inf, diff), df=df, p=0.0)
+            return WelchResult(0.0, df, 1.0, alternative)
+        certain = alternative == "two-sided" or diff > 0
+        return WelchResult(math.copysign(math.inf, diff), df, 0.0 if certain else 1.0, alternative)
     t = diff / math.sqrt(se2)
     df = se2 * se2 / (se_a * se_a / (a.n - 1) + se_b * se_b / (b.n - 1))
-    p = 2.0 * float(special.stdtr(df, -abs(t)))
-    return WelchResult(t=t, df=df, p=min(1.0, p))
+    if alternative == "greater":
+        p = float(special.stdtr(df, -t))
+    else:
+        p = 2.0 * float(special.stdtr(df, -abs(t)))
+    return WelchResult(t, df, min(1.0, p), alternative)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -1,13 +1,13 @@
 """Insights: scores and warning signs of closed pulses, and the rulebook."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.analysis.signs import RulebookError
+from app.analysis.signs import Rulebook, RulebookError
 from app.api.audit import AuditDep
 from app.api.bodies import BodyRoute
 from app.api.deps import (
@@ -27,9 +27,10 @@ from app.auth import Caller
 from app.errors import Conflict, ValidationFailed, field_error
 from app.models import Place, Pulse, Team
 from app.schemas.common import Page
-from app.schemas.insights import RulesRead, RulesUpdate, ScoresRead, WarningSignRead
+from app.schemas.insights import RulesRead, RulesUpdate, ScoresRead
+from app.schemas.signs import RulesPreviewRead, WarningSignPage
 from app.services import structure
-from app.services.results import publish, reads
+from app.services.results import preview, publish, reads
 from app.vocab import (
     CODE_PATTERN,
     AuditAction,
@@ -164,7 +165,7 @@ def _without_suppressed(entry: dict[str, Any]) -> dict[str, Any]:
 
 @computed.get(
     "/v1/warning-signs",
-    response_model=Page[WarningSignRead],
+    response_model=WarningSignPage,
     responses=problems(400, 401, 403, 404),
     operation_id="listWarningSigns",
 )
@@ -213,6 +214,53 @@ def get_rules(caller: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """The rulebook in force: every rule, enabled or not, with its thresholds."""
     book, version = publish.rulebook(session, caller.system_id)
     return {"version": version, **book.to_dict()}
+
+
+@router.post(
+    "/v1/rules/preview",
+    response_model=RulesPreviewRead,
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
+    operation_id="previewRules",
+)
+def preview_rules(
+    body: RulesUpdate,
+    caller: ReaderDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=CODE_PATTERN,
+            description="Key of a closed pulse; the latest closed (`latest`) by default.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """The flags these rules would raise for a closed pulse, from its kept cells; saves nothing."""
+    _book, current = publish.rulebook(session, caller.system_id)
+    if body.version is not None and body.version != current:
+        raise Conflict(f"The rulebook is at version {current}, not {body.version}; reload it.")
+    try:
+        book = Rulebook.from_dict(body.model_dump(exclude_unset=True, exclude={"version"}))
+    except RulebookError as exc:
+        raise ValidationFailed(
+            "The rulebook is invalid.",
+            errors=[field_error(f"/{p.path}", p.detail) for p in exc.problems],
+        ) from None
+    if pulse is not None and pulse != structure.LATEST:
+        chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
+    else:
+        closed = publish.closed_pulses(session, caller.system_id, now)
+        chosen = closed[-1] if closed else None
+    if chosen is None or not publish.is_closed(chosen, now):
+        key = None if chosen is None else chosen.key
+        return {"pulse": key, "based_on_version": current, "data": []}
+    flags = preview.preview(session, caller.system, chosen, book, now)
+    return {
+        "pulse": chosen.key,
+        "based_on_version": current,
+        "data": [{**asdict(flag), "rules_version": current + 1} for flag in flags],
+    }
 
 
 @router.put(

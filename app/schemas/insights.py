@@ -91,13 +91,12 @@ class ScoresRead(ResponseModel):
     )
 
 
-class WarningSignRead(ResponseModel):
-    """A warning sign (DESIGN section 4)."""
+class WarningSignFields(ResponseModel):
+    """What every warning sign holds but its rule and evidence (DESIGN section 4)."""
 
     id: str = Field(
         max_length=36, description="Stable id: the same flag keeps it across refreshes."
     )
-    rule: Rule = Field(description="The rule that fired.")
     severity: Severity = Field(description="How serious.")
     scope: ResultScope = Field(description="A team or a place.")
     pulse: Code = Field(description="Key of the pulse.")
@@ -105,8 +104,14 @@ class WarningSignRead(ResponseModel):
     team: Code | None = Field(description="Code of the team; null for place flags.")
     dimension: Dimension | None = Field(description="The dimension, if the rule is about one.")
     message: str = Field(max_length=1000, description="The sign in plain English.")
-    evidence: dict[str, Any] = Field(description="The published numbers behind it.")
     rules_version: int = Field(ge=1, le=2**31, description="Rulebook version it was computed with.")
+
+
+class WarningSignRead(WarningSignFields):
+    """A warning sign (DESIGN section 4), its evidence as an object."""
+
+    rule: Rule = Field(description="The rule that fired.")
+    evidence: dict[str, Any] = Field(description="The published numbers behind it.")
 
 
 def _rule_model(name: str, *, request: bool) -> type[BaseModel]:

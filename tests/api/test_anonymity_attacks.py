@@ -383,6 +383,7 @@ class Reading:
     flags: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # pulse -> flags
     vectors: dict[CellKey, frozenset[str]] = field(default_factory=dict)
     families: dict[tuple[str, str, str], list[Compared]] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule -> settings
 
     def add(self, cell: Cell) -> None:
         known = self.cells.setdefault(cell.key(), cell)
@@ -440,6 +441,7 @@ def read_warning_signs(client: TestClient, headers: dict[str, str], reading: Rea
     reading.closed = [p["key"] for p in pulses if p["status"] == "closed"]
     rules = call(client, "GET", "/v1/rules", headers, None)["rules"]
     reading.enabled = {name: settings["enabled"] for name, settings in rules.items()}
+    reading.rules = rules
     listed: list[dict[str, Any]] = []
     for pulse in pulses:
         url = f"/v1/warning-signs?pulse={pulse['key']}&limit=50"
@@ -464,22 +466,44 @@ FLAG_FIELDS = (
     *("id", "rule", "severity", "scope", "pulse", "place", "team", "dimension"),
     *("message", "evidence"),
 )
-COMPARED = {"p", "p_adjusted", "comparisons"}
+COMPARED = {"p", "p_adjusted", "comparisons", "test", "alternative", "statistic", "df"}
+COMPARED |= {"method", "alpha"}
+# Thresholds of the rule in force, by their rulebook names: settings, no scores.
+THRESHOLDS: dict[str, tuple[str, ...]] = {
+    "low_score": ("amber_below", "red_below"),
+    "polarised": ("amber_sd", "red_sd"),
+    "falling": ("amber_fall", "red_fall"),
+    "sustained_decline": ("amber_fall", "red_fall"),
+    "hierarchy_gap": ("amber_gap", "red_gap"),
+    "partner_divide": ("amber_gap", "red_gap"),
+    "below_place": ("amber_gap", "red_gap"),
+    "low_participation": ("amber_ratio", "red_ratio"),
+    "insufficient_responses": (),
+    "gone_quiet": (),
+    "spreading": ("amber_share", "red_share"),
+}
 # What each rule's evidence holds (DESIGN section 4); a field not listed fails the test,
 # which must then be taught which respondents it covers.
 EVIDENCE: dict[str, set[str]] = {
-    "low_score": {"n", "mean", "threshold"},
-    "polarised": {"n", "sd", "threshold"},
-    "falling": {"n", "mean", "baseline_pulses", "baseline_n", "baseline_mean", "fall"} | COMPARED,
-    "sustained_decline": {"pulses", "n", "means"} | COMPARED,
-    "hierarchy_gap": {"groups", "n", "means", "gap"} | COMPARED,
-    "partner_divide": {"groups", "n", "means", "gap"} | COMPARED,
-    "below_place": {"n", "mean", "rest_n", "rest_mean", "shortfall"} | COMPARED,
-    "low_participation": {"responses", "headcount"},
+    "low_score": {"n", "mean", "sd"},
+    "polarised": {"n", "mean", "sd"},
+    "falling": {"n", "mean", "sd", "baseline_pulses", "baseline_n", "baseline_mean"}
+    | {"baseline_sd", "fall"}
+    | COMPARED,
+    "sustained_decline": {"pulses", "n", "means", "sds", "fall"} | COMPARED,
+    "hierarchy_gap": {"groups", "n", "means", "sds", "gap"} | COMPARED,
+    "partner_divide": {"groups", "n", "means", "sds", "gap"} | COMPARED,
+    "below_place": {"n", "mean", "sd", "rest_n", "rest_mean", "rest_sd", "shortfall"} | COMPARED,
+    "low_participation": {"responses", "headcount", "ratio"},
     "insufficient_responses": {"responses", "min_group_size"},
     "gone_quiet": {"responses", "previous_pulse"},
-    "spreading": {"flagged_teams", "reportable_teams", "share"},
+    "spreading": {"flagged_teams", "reportable_teams", "share", "teams"},
 }
+for _rule, _names in THRESHOLDS.items():
+    EVIDENCE[_rule] |= {*_names, "related"}
+# Directional rules are tested one-sided (only a fall or a shortfall counts).
+ONE_SIDED = {"falling", "sustained_decline", "below_place"}
+EVERYONE_ELSE = "everyone_else"  # the rest of a subject beside its one published segment
 ADOPTION = {"adoption_window", "formed_on"}  # a team's formation date: structure, no scores
 COMPARISONS = ("falling", "sustained_decline", "hierarchy_gap", "partner_divide", "below_place")
 MIN_COMPARISONS = 5  # a family is adjusted as if it held at least the five dimensions
@@ -552,18 +576,28 @@ def cite(
     return moments(known, dict(fitting[0]), dimension)
 
 
-def welch_p(a: Moments, b: Moments) -> float:
-    """Welch's two-sided t-test of two groups; 1 when either has fewer than two scores."""
+def welch(a: Moments, b: Moments, one_sided: bool = False) -> tuple[float, float | None, float]:
+    """Welch's t-test of two groups: p, t and df; one-sided, the evidence that a is above b."""
     va, vb = a.variance, b.variance
     if va is None or vb is None:
-        return 1.0
+        return 1.0, None, 0.0
     se_a, se_b = va / a.n, vb / b.n
     se2 = se_a + se_b
     if se2 == 0:
-        return 1.0 if a.mean == b.mean else 0.0
+        df0 = float(a.n + b.n - 2)
+        if a.mean == b.mean:
+            return 1.0, 0.0, df0
+        return (0.0 if not one_sided or a.mean > b.mean else 1.0), None, df0
     t = float(a.mean - b.mean) / sqrt(se2)
     df = float(se2 * se2 / (se_a * se_a / (a.n - 1) + se_b * se_b / (b.n - 1)))
-    return min(1.0, 2.0 * float(special.stdtr(df, -abs(t))))
+    if one_sided:
+        return min(1.0, float(special.stdtr(df, -t))), t, df
+    return min(1.0, 2.0 * float(special.stdtr(df, -abs(t)))), t, df
+
+
+def welch_p(a: Moments, b: Moments, one_sided: bool = False) -> float:
+    """The p-value of ``welch``."""
+    return welch(a, b, one_sided)[0]
 
 
 def holm(pvalues: list[float], at_least: int) -> list[float]:
@@ -608,21 +642,31 @@ def family(reading: Reading, pulse: str, scope: str, subject: str, place: str) -
         pooled = shown[-BASELINE_PULSES:]
         baseline = reading.group([(1, (q, *key[1:])) for q in pooled])
         if on["falling"] and baseline is not None:
-            out.append((("falling", dimension, ()), welch_p(baseline, whole)))
+            out.append((("falling", dimension, ()), welch_p(baseline, whole, True)))
         run = [reading.group([(1, (q, *key[1:]))]) for q in earlier[-3:]]
         series = [m for m in run if m is not None] + [whole]
         tolerance = Fraction(1, 10**9)
-        if (
-            on["sustained_decline"]
-            and len(series) == 4
-            and all(later.mean < before.mean - tolerance for before, later in pairwise(series))
-        ):
-            out.append((("sustained_decline", dimension, ()), welch_p(series[0], whole)))
+        # Four published pulses make a comparison of the family whether or not each fell:
+        # which comparisons count must not depend on the scores.
+        if on["sustained_decline"] and len(earlier) >= 3 and len(series) == 4:
+            falls = all(later.mean < before.mean - tolerance for before, later in pairwise(series))
+            p = welch_p(series[0], whole, True) if falls else 1.0
+            out.append((("sustained_decline", dimension, ()), p))
         leaders = reading.group([(1, (*key[:4], "role_group", "leaders"))])
         frontline = reading.group([(1, (*key[:4], "role_group", "frontline"))])
         if on["hierarchy_gap"] and leaders is not None and frontline is not None:
             groups = ("leaders", "frontline")
             out.append((("hierarchy_gap", dimension, groups), welch_p(leaders, frontline)))
+        elif on["hierarchy_gap"]:
+            # One of them withheld: the other against the rest of the subject (the subject
+            # less the published segment), never against the withheld cell.
+            for segment, group in (("leaders", leaders), ("frontline", frontline)):
+                cut = (1, (*key[:4], "role_group", segment))
+                rest = reading.group([(1, key), (-1, cut[1])])
+                if group is not None and rest is not None and rest.n >= 2:
+                    pair = (segment, EVERYONE_ELSE)
+                    out.append((("hierarchy_gap", dimension, pair), welch_p(group, rest)))
+                    break
         if scope == "place" and on["partner_divide"]:
             kinds = sorted(
                 kind
@@ -634,10 +678,16 @@ def family(reading: Reading, pulse: str, scope: str, subject: str, place: str) -
                 gb = reading.group([(1, (*key[:4], "organisation_kind", b))])
                 assert ga is not None and gb is not None
                 out.append((("partner_divide", dimension, (a, b)), welch_p(ga, gb)))
+            if len(kinds) == 1:
+                cut: CellKey = (*key[:4], "organisation_kind", kinds[0])
+                ga, rest = reading.group([(1, cut)]), reading.group([(1, key), (-1, cut)])
+                if ga is not None and rest is not None and rest.n >= 2:
+                    pair = (kinds[0], EVERYONE_ELSE)
+                    out.append((("partner_divide", dimension, pair), welch_p(ga, rest)))
         if scope == "team" and on["below_place"]:
             rest = reading.group([(1, (pulse, dimension, "place", place, None, None)), (-1, key)])
             if rest is not None and rest.n >= 2:
-                out.append((("below_place", dimension, ()), welch_p(rest, whole)))
+                out.append((("below_place", dimension, ()), welch_p(rest, whole, True)))
     reading.families[(pulse, scope, subject)] = out
     return out
 
@@ -647,10 +697,18 @@ def check_comparison(
 ) -> None:
     """The p-value from the two groups cited, the adjusted one from the subject's family."""
     evidence, label = flag["evidence"], describe(flag)
-    assert same_p(welch_p(a, b), evidence["p"]), (
+    one_sided = flag["rule"] in ONE_SIDED
+    assert evidence["alternative"] == ("one-sided" if one_sided else "two-sided"), flag
+    assert (evidence["test"], evidence["method"]) == ("welch_t", "holm"), flag
+    p, t, df = welch(a, b, one_sided)
+    assert same_p(p, evidence["p"]), (
         f"the p-value of {label} ({evidence['p']}) is not that of the groups its evidence"
-        f" cites ({welch_p(a, b)}): it reads numbers of some other group"
+        f" cites ({p}): it reads numbers of some other group"
     )
+    assert (t is None) == (evidence["statistic"] is None), flag
+    if t is not None:
+        assert abs(t - evidence["statistic"]) <= 5e-4 + 1e-9, f"{label}: t is not {t}"
+    assert abs(df - evidence["df"]) <= 0.05 + 1e-9, f"{label}: df is not {df}"
     subject = flag["team"] if flag["scope"] == "team" else flag["place"]
     made = family(reading, flag["pulse"], flag["scope"], subject, flag["place"])
     names = [name for name, _ in made]
@@ -679,27 +737,57 @@ def check_flag(reading: Reading, flag: dict[str, Any]) -> None:
         f"{label}: evidence fields {sorted(given ^ EVIDENCE[rule])} are not the ones the test"
         " knows which respondents they cover"
     )
+    settings = reading.rules.get(rule, {})
+    for name in THRESHOLDS[rule]:
+        assert evidence[name] == settings[name], f"{label}: {name} is not the rule's"
+    if "alpha" in evidence:
+        assert evidence["alpha"] == 0.05, flag
+    check_related(reading, flag)
     CHECKS[rule](reading, flag)
     check_message(flag)
 
 
+def check_related(reading: Reading, flag: dict[str, Any]) -> None:
+    """Related flags: the other flags of the same subject, pulse and dimension."""
+    same = {
+        other["id"]
+        for other in reading.flags.get(flag["pulse"], [])
+        if (other["scope"], other["place"], other["team"], other["dimension"])
+        == (flag["scope"], flag["place"], flag["team"], flag["dimension"])
+        and other["id"] != flag["id"]
+    }
+    assert flag["evidence"]["related"] == sorted(same), f"{describe(flag)}: related {same}"
+
+
 def check_level(reading: Reading, flag: dict[str, Any]) -> None:
     evidence, whole = flag["evidence"], subject_key(flag)
-    if flag["rule"] == "polarised":
-        cite(reading, flag, "its sd", [(1, whole)], evidence["n"], None, evidence["sd"])
-    else:
-        cite(reading, flag, "its mean", [(1, whole)], evidence["n"], evidence["mean"])
+    n, mean, sd = evidence["n"], evidence["mean"], evidence["sd"]
+    cite(reading, flag, "its mean and sd", [(1, whole)], n, mean, sd)
 
 
 def check_falling(reading: Reading, flag: dict[str, Any]) -> None:
     evidence = flag["evidence"]
-    now = cite(reading, flag, "its mean", [(1, subject_key(flag))], evidence["n"], evidence["mean"])
+    now = cite(
+        reading,
+        flag,
+        "its mean",
+        [(1, subject_key(flag))],
+        evidence["n"],
+        evidence["mean"],
+        evidence["sd"],
+    )
     pooled = evidence["baseline_pulses"]
     before = reading.closed[: reading.closed.index(flag["pulse"])]
     assert pooled and set(pooled) <= set(before), f"{describe(flag)}: baseline of {pooled}"
     parts = [(1, subject_key(flag, pulse)) for pulse in pooled]
     baseline = cite(
-        reading, flag, "its baseline", parts, evidence["baseline_n"], evidence["baseline_mean"]
+        reading,
+        flag,
+        "its baseline",
+        parts,
+        evidence["baseline_n"],
+        evidence["baseline_mean"],
+        evidence["baseline_sd"],
     )
     assert near(baseline.mean - now.mean, evidence["fall"]), flag
     check_comparison(reading, flag, (), baseline, now)
@@ -707,29 +795,32 @@ def check_falling(reading: Reading, flag: dict[str, Any]) -> None:
 
 def check_decline(reading: Reading, flag: dict[str, Any]) -> None:
     evidence = flag["evidence"]
-    pulses, ns, means = evidence["pulses"], evidence["n"], evidence["means"]
+    pulses, ns, means, sds = evidence["pulses"], evidence["n"], evidence["means"], evidence["sds"]
     assert len(pulses) == len(ns) == len(means) == 4 and pulses[-1] == flag["pulse"], flag
     series = [
-        cite(reading, flag, f"its mean in {pulse}", [(1, subject_key(flag, pulse))], n, mean)
-        for pulse, n, mean in zip(pulses, ns, means, strict=True)
+        cite(reading, flag, f"its mean in {pulse}", [(1, subject_key(flag, pulse))], n, mean, sd)
+        for pulse, n, mean, sd in zip(pulses, ns, means, sds, strict=True)
     ]
+    assert near(series[0].mean - series[-1].mean, evidence["fall"]), flag
     check_comparison(reading, flag, (), series[0], series[-1])
 
 
 def check_gap(reading: Reading, flag: dict[str, Any]) -> None:
     evidence = flag["evidence"]
     segment_type = "role_group" if flag["rule"] == "hierarchy_gap" else "organisation_kind"
+    groups = evidence["groups"]
+    published = next(g for g in groups if g != EVERYONE_ELSE)
+
+    def parts(segment: str) -> list[tuple[int, CellKey]]:
+        if segment == EVERYONE_ELSE:  # the subject less the other, published, segment
+            cut = subject_key(flag, None, segment_type, published)
+            return [(1, subject_key(flag)), (-1, cut)]
+        return [(1, subject_key(flag, None, segment_type, segment))]
+
     a, b = (
-        cite(
-            reading,
-            flag,
-            f"its {segment}",
-            [(1, subject_key(flag, None, segment_type, segment))],
-            n,
-            mean,
-        )
-        for segment, n, mean in zip(
-            evidence["groups"], evidence["n"], evidence["means"], strict=True
+        cite(reading, flag, f"its {segment}", parts(segment), n, mean, sd)
+        for segment, n, mean, sd in zip(
+            groups, evidence["n"], evidence["means"], evidence["sds"], strict=True
         )
     )
     assert near(abs(a.mean - b.mean), evidence["gap"]), flag
@@ -738,7 +829,9 @@ def check_gap(reading: Reading, flag: dict[str, Any]) -> None:
 
 def check_below_place(reading: Reading, flag: dict[str, Any]) -> None:
     evidence, whole = flag["evidence"], subject_key(flag)
-    team = cite(reading, flag, "its mean", [(1, whole)], evidence["n"], evidence["mean"])
+    team = cite(
+        reading, flag, "its mean", [(1, whole)], evidence["n"], evidence["mean"], evidence["sd"]
+    )
     place: CellKey = (flag["pulse"], flag["dimension"], "place", flag["place"], None, None)
     rest = cite(
         reading,
@@ -747,6 +840,7 @@ def check_below_place(reading: Reading, flag: dict[str, Any]) -> None:
         [(1, place), (-1, whole)],
         evidence["rest_n"],
         evidence["rest_mean"],
+        evidence["rest_sd"],
     )
     assert near(rest.mean - team.mean, evidence["shortfall"]), flag
     check_comparison(reading, flag, (), rest, team)
@@ -762,6 +856,14 @@ def check_participation(reading: Reading, flag: dict[str, Any]) -> None:
     if flag["rule"] == "insufficient_responses":
         assert evidence["min_group_size"] == reading.known.k_at_close[pulse], flag
         assert 1 <= responses < evidence["min_group_size"], flag
+    if flag["rule"] == "low_participation":
+        assert evidence["ratio"] == round(responses / evidence["headcount"], 4), flag
+        quiet = [
+            f
+            for f in reading.flags.get(pulse, [])
+            if (f["rule"], f["team"]) == ("gone_quiet", team)
+        ]
+        assert not quiet, f"{describe(flag)}: gone_quiet replaces it"
     if flag["rule"] == "gone_quiet":
         previous = reading.closed[reading.closed.index(pulse) - 1]
         assert responses == 0 and evidence["previous_pulse"] == previous, flag
@@ -782,6 +884,7 @@ def check_spreading(reading: Reading, flag: dict[str, Any]) -> None:
         len(reportable),
     ), f"{describe(flag)}: {sorted(flagged)} of {sorted(reportable)} teams"
     assert evidence["share"] == round(len(flagged) / len(reportable), 4), flag
+    assert evidence["teams"] == sorted(flagged), flag
 
 
 CHECKS = {

@@ -26,6 +26,7 @@ from tests.api.test_anonymity_attacks import (
     assert_nothing_isolated,
     check_flag,
     cite,
+    welch,
     welch_p,
 )
 
@@ -47,7 +48,16 @@ def world(teams: dict[str, int], erased: tuple[str, ...] = (), k: int = 5) -> Re
     if erased:
         known.add_stored(frozenset(known.answers) - set(erased))
     known.k_at_close[PULSE] = k
-    return Reading(known, closed=[PULSE], enabled=dict.fromkeys(EVIDENCE, True))
+    reading = Reading(known, closed=[PULSE], enabled=dict.fromkeys(EVIDENCE, True))
+    reading.rules = RULES
+    return reading
+
+
+# The default thresholds, as GET /v1/rules shows them.
+RULES: dict[str, dict[str, Any]] = {
+    "low_score": {"amber_below": 3.0, "red_below": 2.5},
+    "below_place": {"amber_gap": 0.75, "red_gap": None},
+}
 
 
 def key(scope: str, subject: str) -> CellKey:
@@ -76,7 +86,7 @@ def publish(reading: Reading, scope: str, subject: str, stored: int = 0) -> Cell
     return cell
 
 
-def low_score(team: str | None, n: int, mean: float) -> dict[str, Any]:
+def low_score(team: str | None, n: int, mean: float, sd: float | None) -> dict[str, Any]:
     return {
         "id": "flag",
         "rule": "low_score",
@@ -86,8 +96,15 @@ def low_score(team: str | None, n: int, mean: float) -> dict[str, Any]:
         "place": PLACE,
         "team": team,
         "dimension": DIMENSION,
-        "message": f"Support averaged {mean:.1f} (n={n}), below 3",
-        "evidence": {"n": n, "mean": round(mean, 2), "threshold": 3.0},
+        "message": f"Support averaged {mean:.2f} (n={n}), below 3",
+        "evidence": {
+            "n": n,
+            "mean": round(mean, 2),
+            "sd": None if sd is None else round(sd, 2),
+            "amber_below": 3.0,
+            "red_below": 2.5,
+            "related": [],
+        },
     }
 
 
@@ -95,7 +112,7 @@ def test_evidence_matching_a_published_cell_adds_nothing() -> None:
     reading = world({"big": 8, "small": 3})
     place = publish(reading, "place", PLACE)
 
-    check_flag(reading, low_score(None, place.n, place.mean))
+    check_flag(reading, low_score(None, place.n, place.mean, place.sd))
 
     assert reading.known.evidence == {}
     assert_nothing_isolated(reading.known)
@@ -105,9 +122,9 @@ def test_evidence_over_a_withheld_team_is_new_equations_and_gives_it_away() -> N
     reading = world({"big": 8, "small": 3})
     publish(reading, "place", PLACE)  # the teams are not published
     small = {f"small{i}": 1 for i in range(3)}
-    n, mean, _ = numbers(reading, small)
+    n, mean, sd = numbers(reading, small)
 
-    check_flag(reading, low_score("small", n, float(mean)))
+    check_flag(reading, low_score("small", n, float(mean), sd))
 
     [evidence] = reading.known.evidence.values()
     assert dict(evidence.weights) == small
@@ -165,13 +182,18 @@ def test_evidence_no_set_of_respondents_gives_fails() -> None:
     publish(reading, "place", PLACE)
 
     with pytest.raises(AssertionError, match="cannot tell which respondents"):
-        check_flag(reading, low_score("small", 4, 2.0))
+        check_flag(reading, low_score("small", 4, 2.0, 0.5))
 
 
 def below_place(reading: Reading, p: float, p_adjusted: float) -> dict[str, Any]:
     team = numbers(reading, {f"a{i}": 1 for i in range(6)})
     rest = numbers(reading, {f"b{i}": 1 for i in range(6)})
     shortfall = float(rest[1] - team[1])
+    a = reading.group([(1, key("place", PLACE)), (-1, key("team", "a"))])
+    b = reading.group([(1, key("team", "a"))])
+    assert a is not None and b is not None
+    _, t, df = welch(a, b, True)
+    assert t is not None and team[2] is not None and rest[2] is not None
     return {
         "id": "flag",
         "rule": "below_place",
@@ -181,16 +203,27 @@ def below_place(reading: Reading, p: float, p_adjusted: float) -> dict[str, Any]
         "place": PLACE,
         "team": "a",
         "dimension": DIMENSION,
-        "message": f"Support averaged {float(team[1]):.1f} (n=6), {shortfall:.2f} below",
+        "message": f"Support averaged {float(team[1]):.2f} (n=6), {shortfall:.2f} below",
         "evidence": {
             "n": 6,
             "mean": round(float(team[1]), 2),
+            "sd": round(team[2], 2),
             "rest_n": 6,
             "rest_mean": round(float(rest[1]), 2),
+            "rest_sd": round(rest[2], 2),
             "shortfall": round(shortfall, 2),
+            "test": "welch_t",
+            "alternative": "one-sided",
+            "statistic": round(t, 3),
+            "df": round(df, 1),
             "p": p,
             "p_adjusted": p_adjusted,
+            "method": "holm",
             "comparisons": 5,
+            "alpha": 0.05,
+            "amber_gap": 0.75,
+            "red_gap": None,
+            "related": [],
         },
     }
 
@@ -202,7 +235,7 @@ def test_p_values_are_matched_to_the_groups_and_the_comparisons_published() -> N
     team = reading.group([(1, key("team", "a"))])
     rest = reading.group([(1, key("place", PLACE)), (-1, key("team", "a"))])
     assert team is not None and rest is not None
-    p = welch_p(rest, team)
+    p = welch_p(rest, team, True)  # below_place is one-sided
     shown = float(f"{p:.3g}"), float(f"{min(1.0, 5 * p):.3g}")
 
     check_flag(reading, below_place(reading, *shown))  # the one comparison of five at least
@@ -216,7 +249,7 @@ def test_p_values_are_matched_to_the_groups_and_the_comparisons_published() -> N
 def test_an_evidence_field_or_message_number_the_test_does_not_know_fails() -> None:
     reading = world({"big": 8, "small": 3})
     place = publish(reading, "place", PLACE)
-    flag = low_score(None, place.n, place.mean)
+    flag = low_score(None, place.n, place.mean, place.sd)
 
     with pytest.raises(AssertionError, match=r"evidence fields \['spread'\]"):
         check_flag(reading, {**flag, "evidence": {**flag["evidence"], "spread": 1.2}})

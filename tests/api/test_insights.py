@@ -5,9 +5,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey
+from app.models import WarningSign
 from app.vocab import Scope
 from tests.api.conftest import Tenant
 from tests.api.world import KIND_ORG, answers, post, structure
@@ -33,7 +35,8 @@ def test_a_collapse_in_support_is_flagged_for_the_latest_closed_pulse(
     falling = next(f for f in found if f["rule"] == "falling")
     assert falling["pulse"] == "2026-10" and falling["place"] == "north"
     assert falling["rules_version"] == 1
-    assert "Support fell from" in falling["message"]
+    assert falling["message"].startswith("Support fell by ")
+    assert "after adjusting for" in falling["message"]
 
 
 def test_a_steady_team_carries_no_comparison_flag(
@@ -289,3 +292,20 @@ def test_no_sum_or_difference_of_published_scores_reveals_a_small_group(
 
     assert shown["support"], "the system publishes something"
     assert smallest_derivable_groups(respondents, shown["support"], K) == []
+
+
+def test_the_typed_evidence_of_every_flag_shows_every_stored_number(
+    client: TestClient, tenant: Tenant, world: dict[str, Any], db: Session
+) -> None:
+    served = {f["id"]: f for f in flags(client, tenant.admin)}
+    kept = {f.id: f.evidence for f in db.scalars(select(WarningSign))}
+    assert served and set(served) <= set(kept)
+    for flag_id, flag in served.items():
+        for name, value in kept[flag_id].items():
+            assert flag["evidence"][name] == value, (flag["rule"], name)
+        # Only the adoption window's defaults are added to what is kept.
+        assert set(flag["evidence"]) - set(kept[flag_id]) <= {"adoption_window", "formed_on"}
+    comparison = next(f for f in served.values() if f["rule"] == "falling")
+    assert {"statistic", "df", "p", "p_adjusted", "comparisons", "baseline_sd"} <= set(
+        comparison["evidence"]
+    )

@@ -72,6 +72,30 @@ def test_welch_matches_scipy(a: list[float], b: list[float]) -> None:
     assert result.df == pytest.approx(expected.df)
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ([4.0, 4.0, 5.0, 3.0, 4.0, 5.0], [2.0, 3.0, 3.0, 2.0, 1.0]),
+        ([2.0, 3.0, 3.0, 2.0, 1.0], [4.0, 4.0, 5.0, 3.0, 4.0, 5.0]),  # the other way round
+    ],
+)
+def test_one_sided_welch_matches_scipy_greater(a: list[float], b: list[float]) -> None:
+    expected = scipy_stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+
+    result = welch(Moments.of(a), Moments.of(b), "greater")
+
+    assert (result.t, result.df) == pytest.approx((expected.statistic, expected.df))
+    assert result.p == pytest.approx(expected.pvalue)
+    assert result.alternative == "greater"
+
+
+def test_one_sided_welch_of_different_constant_groups_is_certain_only_in_its_direction() -> None:
+    high, low = Moments.of([4.0, 4.0]), Moments.of([2.0, 2.0])
+
+    assert welch(high, low, "greater").p == 0.0
+    assert welch(low, high, "greater").p == 1.0
+
+
 def test_welch_of_identical_constant_groups_is_no_evidence() -> None:
     result = welch(Moments.of([3.0] * 5), Moments.of([3.0] * 6))
 

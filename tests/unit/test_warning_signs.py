@@ -15,8 +15,25 @@ def test_a_low_team_score_is_flagged_red_with_its_published_figures() -> None:
     [flag] = flags_of(world, rule="low_score", scope="team")
 
     assert (flag.severity, flag.dimension, flag.team, flag.place) == ("red", "support", "t1", "p1")
-    assert flag.message == "Support averaged 2.0 (n=6), below 2.5"
-    assert flag.evidence == {"n": 6, "mean": 2.0, "threshold": 2.5}
+    assert flag.message == "Support averaged 2.00 (n=6), below 2.5"
+    assert flag.evidence == {
+        "n": 6,
+        "mean": 2.0,
+        "sd": 0.63,  # sqrt(2 / 5)
+        "amber_below": 3.0,
+        "red_below": 2.5,
+        "related": [],
+    }
+
+
+def test_a_mean_that_two_decimals_would_round_onto_the_threshold_shows_three() -> None:
+    # 2.996 is below 3, but "2.996" rounded to two decimals reads "3.00, below 3".
+    scores = [3.0] * 249 + [2.0]
+    world = World({"2026-08": people(*scores)})
+
+    [flag] = flags_of(world, rule="low_score", scope="team")
+
+    assert flag.message == "Support averaged 2.996 (n=250), below 3"
 
 
 def test_a_place_flag_names_no_team() -> None:
@@ -42,7 +59,15 @@ def test_low_participation_needs_a_known_headcount() -> None:
     [flag] = flags_of(world, rule="low_participation")
 
     assert (flag.team, flag.severity, flag.dimension) == ("t1", "amber", None)
-    assert flag.evidence == {"responses": 6, "headcount": 20}
+    assert flag.evidence == {
+        "responses": 6,
+        "headcount": 20,
+        "ratio": 0.3,
+        "amber_ratio": 0.4,
+        "red_ratio": None,
+        "related": [],
+    }
+    assert flag.message == "6 responses from a headcount of 20 (30%, below 40%)"
 
 
 def test_too_few_responses_to_report_is_info_and_nothing_else() -> None:
@@ -65,6 +90,26 @@ def test_a_team_that_stops_responding_has_gone_quiet() -> None:
     assert flag.message == "No responses in 2026-08, after a reportable 2026-07"
 
 
+def test_gone_quiet_replaces_low_participation_for_a_team_with_no_responses() -> None:
+    teams = (Team("t1", "p1", headcount=20), Team("t2", "p1", headcount=6))
+    others = [person(team="t2")] * 6
+    world = World({"2026-07": [*STEADY, *others], "2026-08": others}, teams=teams)
+
+    flags = flags_of(world, team="t1")
+
+    assert [f.rule for f in flags] == ["gone_quiet"]
+
+
+def test_a_silent_team_that_was_never_reportable_keeps_its_low_participation() -> None:
+    teams = (Team("t1", "p1", headcount=20), Team("t2", "p1"))
+    others = [person(team="t2")] * 6
+    world = World({"2026-07": others, "2026-08": others}, teams=teams)
+
+    [flag] = flags_of(world, team="t1")
+
+    assert (flag.rule, flag.evidence["responses"]) == ("low_participation", 0)
+
+
 def test_warning_signs_in_half_the_teams_of_a_place_are_spreading_red() -> None:
     teams = (Team("t1", "p1"), Team("t2", "p1"))
     world = World({"2026-08": [*people(2, 2, 2, 2, 2), *[person(team="t2")] * 6]}, teams=teams)
@@ -72,7 +117,15 @@ def test_warning_signs_in_half_the_teams_of_a_place_are_spreading_red() -> None:
     [flag] = flags_of(world, rule="spreading")
 
     assert (flag.scope, flag.severity, flag.dimension) == ("place", "red", None)
-    assert flag.evidence == {"flagged_teams": 1, "reportable_teams": 2, "share": 0.5}
+    assert flag.evidence == {
+        "flagged_teams": 1,
+        "reportable_teams": 2,
+        "share": 0.5,
+        "teams": ["t1"],
+        "amber_share": 0.3,
+        "red_share": 0.5,
+        "related": [],
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,35 @@
 """The rules about one dimension of a team or place: levels and credible comparisons.
 
-Every comparison made for a subject in a pulse joins one family; its p-values are
-Holm-adjusted together (over at least ``Rulebook.min_comparisons``) before any fires.
+Every comparison made for a subject in a pulse (every comparison rule, every dimension)
+joins one family; its p-values are Holm-adjusted together (over at least
+``Rulebook.min_comparisons``) before any fires. The unit is the one the false-alarm goal is
+stated in: a team (or place) in a pulse.
 """
 
 from __future__ import annotations
 
+import math
+
 from app.analysis.cells import TEAM
 from app.analysis.signs import gaps, rules, trends
-from app.analysis.signs.findings import Cells, Comparison, Finding, Subject, label, p_words
+from app.analysis.signs.findings import (
+    Cells,
+    Comparison,
+    Finding,
+    Subject,
+    label,
+    p_words,
+    shown,
+    side,
+)
 from app.analysis.signs.rulebook import Rulebook
 from app.analysis.snapshot import Snapshot
 from app.analysis.stats import Moments, adjust
 from app.vocab import DIMENSIONS
 
 ADOPTION = "new_ways_of_working"
+# Every rule that would read a young team's slow adoption as a problem (DESIGN section 4).
+ADOPTION_RULES = frozenset({"low_score", "falling", "sustained_decline", "below_place"})
 SEVERITY_RANK = {"info": 0, "amber": 1, "red": 2}
 
 
@@ -38,15 +53,23 @@ def decide(cells: Cells, snapshot: Snapshot, subject: Subject, rulebook: Ruleboo
         severity = test.grade(p_adjusted)
         if severity is None:
             continue
+        statistic = test.test.t
         evidence = {
             **test.evidence,
+            "test": "welch_t",
+            "alternative": "one-sided" if test.test.alternative == "greater" else "two-sided",
+            # An infinite t (no spread in either group) has no JSON number.
+            "statistic": round(statistic, 3) if math.isfinite(statistic) else None,
+            "df": round(test.test.df, 1),
             "p": _sig(test.p),
             "p_adjusted": _sig(p_adjusted),
+            "method": "holm",
             "comparisons": family,
+            "alpha": rulebook.alpha,
+            **test.thresholds,
         }
-        finding = Finding(
-            test.rule, test.dimension, severity, test.message(p_words(p_adjusted)), evidence
-        )
+        message = test.message(p_words(p_adjusted, family))
+        finding = Finding(test.rule, test.dimension, severity, message, evidence)
         rank = (SEVERITY_RANK[finding.severity], test.size)
         key = (test.rule, test.dimension)
         if key not in best or rank > best[key][0]:
@@ -57,22 +80,36 @@ def decide(cells: Cells, snapshot: Snapshot, subject: Subject, rulebook: Ruleboo
 
 def _levels(subject: Subject, dimension: str, whole: Moments, rulebook: Rulebook) -> list[Finding]:
     found: list[Finding] = []
-    mean, sd = whole.mean, whole.sd
+    if whole.mean is None:
+        return found
+    n, mean, sd = side(whole)
     low = rulebook.low_score
-    if low.enabled and mean is not None:
-        severity = rules.low_score(mean, amber_below=low.amber_below, red_below=low.red_below)
+    if low.enabled:
+        severity = rules.low_score(whole.mean, amber_below=low.amber_below, red_below=low.red_below)
         if severity is not None:
             threshold = low.red_below if severity == "red" else low.amber_below
-            message = f"{label(dimension)} averaged {mean:.1f} (n={whole.n}), below {threshold:g}"
-            evidence = {"n": whole.n, "mean": round(mean, 2), "threshold": threshold}
-            finding = Finding("low_score", dimension, severity, message, evidence)
-            found.append(finding)
+            figure = shown(whole.mean, threshold)
+            message = f"{label(dimension)} averaged {figure} (n={n}), below {threshold:g}"
+            evidence = {
+                "n": n,
+                "mean": mean,
+                "sd": sd,
+                "amber_below": low.amber_below,
+                "red_below": low.red_below,
+            }
+            found.append(Finding("low_score", dimension, severity, message, evidence))
     spread = rulebook.polarised
-    if subject.scope == TEAM and spread.enabled and sd is not None:
-        severity = rules.polarised(sd, amber_sd=spread.amber_sd, red_sd=spread.red_sd)
+    if subject.scope == TEAM and spread.enabled and whole.sd is not None and sd is not None:
+        severity = rules.polarised(whole.sd, amber_sd=spread.amber_sd, red_sd=spread.red_sd)
         if severity is not None:
-            message = f"{label(dimension)} is polarised: standard deviation {sd:.2f} (n={whole.n})"
-            evidence = {"n": whole.n, "sd": round(sd, 2), "threshold": spread.amber_sd}
+            message = f"{label(dimension)} is polarised: standard deviation {sd:.2f} (n={n})"
+            evidence = {
+                "n": n,
+                "mean": mean,
+                "sd": sd,
+                "amber_sd": spread.amber_sd,
+                "red_sd": spread.red_sd,
+            }
             found.append(Finding("polarised", dimension, severity, message, evidence))
     return found
 
@@ -82,7 +119,7 @@ def _adoption(finding: Finding, subject: Subject, snapshot: Snapshot) -> Finding
     if (
         subject.scope != TEAM
         or finding.dimension != ADOPTION
-        or finding.rule not in {"low_score", "falling"}
+        or finding.rule not in ADOPTION_RULES
         or not rules.in_adoption_window(
             subject.formed_on, snapshot.pulse.closes_on, snapshot.adoption_months
         )

@@ -8,6 +8,7 @@ audit keeps at 0 or at least k people.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from app.analysis.cells import PLACE, TEAM
@@ -72,10 +73,18 @@ def _exists(team: Team, snapshot: Snapshot) -> bool:
 
 
 def _flags(snapshot: Snapshot, subject: Subject, findings: list[Finding]) -> list[Flag]:
+    """The subject's flags; those about one dimension (or about none) name each other."""
     pulse = snapshot.pulse.key
+    ids = [
+        flag_id(snapshot.system, pulse, subject.scope, subject.code, f.rule, f.dimension)
+        for f in findings
+    ]
+    together: dict[str | None, list[str]] = defaultdict(list)
+    for finding, flag in zip(findings, ids, strict=True):
+        together[finding.dimension].append(flag)
     return [
         Flag(
-            id=flag_id(snapshot.system, pulse, subject.scope, subject.code, f.rule, f.dimension),
+            id=flag,
             rule=f.rule,
             severity=f.severity,
             scope=subject.scope,
@@ -84,9 +93,12 @@ def _flags(snapshot: Snapshot, subject: Subject, findings: list[Finding]) -> lis
             team=subject.code if subject.scope == TEAM else None,
             dimension=f.dimension,
             message=f.message,
-            evidence=f.evidence,
+            evidence={
+                **f.evidence,
+                "related": sorted(other for other in together[f.dimension] if other != flag),
+            },
         )
-        for f in findings
+        for f, flag in zip(findings, ids, strict=True)
     ]
 
 
@@ -96,26 +108,38 @@ def _participation(
     """The rules about who responded: low_participation, insufficient_responses, gone_quiet."""
     responses = snapshot.responses.get((snapshot.pulse.key, team.code), 0)
     found: list[Finding] = []
+    previous = snapshot.earlier[-1].key if snapshot.earlier else None
+    if rulebook.gone_quiet.enabled and previous is not None:
+        severity = rules.gone_quiet(cells.reportable(previous, team.code), responses)
+        if severity is not None:
+            message = f"No responses in {snapshot.pulse.key}, after a reportable {previous}"
+            evidence: dict[str, Any] = {"responses": responses, "previous_pulse": previous}
+            found.append(Finding("gone_quiet", None, severity, message, evidence))
     low = rulebook.low_participation
     severity = rules.low_participation(
         responses, team.headcount, amber_ratio=low.amber_ratio, red_ratio=low.red_ratio
     )
-    if low.enabled and severity is not None:
-        message = f"{responses} responses from a headcount of {team.headcount}"
-        evidence: dict[str, Any] = {"responses": responses, "headcount": team.headcount}
+    # A team gone quiet is told once: gone_quiet says more than a response rate of 0.
+    if low.enabled and severity is not None and not found:
+        assert team.headcount is not None  # low_participation fires only when it is known
+        ratio = responses / team.headcount
+        message = (
+            f"{responses} responses from a headcount of {team.headcount} "
+            f"({ratio:.0%}, below {low.red_ratio if severity == 'red' else low.amber_ratio:.0%})"
+        )
+        evidence = {
+            "responses": responses,
+            "headcount": team.headcount,
+            "ratio": round(ratio, 4),
+            "amber_ratio": low.amber_ratio,
+            "red_ratio": low.red_ratio,
+        }
         found.append(Finding("low_participation", None, severity, message, evidence))
     severity = rules.insufficient_responses(responses, snapshot.k)
     if rulebook.insufficient_responses.enabled and severity is not None:
         message = f"{responses} responses, fewer than {snapshot.k}: nothing can be reported"
         evidence = {"responses": responses, "min_group_size": snapshot.k}
         found.append(Finding("insufficient_responses", None, severity, message, evidence))
-    previous = snapshot.earlier[-1].key if snapshot.earlier else None
-    if rulebook.gone_quiet.enabled and previous is not None:
-        severity = rules.gone_quiet(cells.reportable(previous, team.code), responses)
-        if severity is not None:
-            message = f"No responses in {snapshot.pulse.key}, after a reportable {previous}"
-            evidence = {"responses": responses, "previous_pulse": previous}
-            found.append(Finding("gone_quiet", None, severity, message, evidence))
     return found
 
 
@@ -141,13 +165,17 @@ def _spreading(
     if severity is None:
         return []
     share = len(flagged) / len(reportable)
+    counted = sorted(flagged)
     message = (
         f"{len(flagged)} of {len(reportable)} reportable teams ({share:.0%}) "
-        "carry an amber or red warning sign"
+        "carry an amber or red warning sign (the evidence lists them)"
     )
     evidence = {
         "flagged_teams": len(flagged),
         "reportable_teams": len(reportable),
         "share": round(share, 4),
+        "teams": counted,
+        "amber_share": settings.amber_share,
+        "red_share": settings.red_share,
     }
     return [Finding("spreading", None, severity, message, evidence)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.analysis.cells import CellKey
 from app.analysis.signs.rules import Severity
-from app.analysis.stats import Moments
+from app.analysis.stats import Moments, WelchResult
 
 Cells = Callable[[str, str], Mapping[CellKey, Moments]]  # (pulse, dimension) -> published
 
@@ -45,11 +45,17 @@ class Comparison:
 
     rule: str
     dimension: str
-    p: float
+    test: WelchResult
     size: float  # how far apart, to choose between comparisons of one rule and dimension
     grade: Callable[[float], Severity | None]  # severity, given the adjusted p-value
     message: Callable[[str], str]  # message, given the p-value in words
     evidence: dict[str, Any]
+    thresholds: dict[str, float | None]  # the rule's thresholds, by their rulebook names
+
+    @property
+    def p(self) -> float:
+        """The raw p-value of the comparison (one-sided for a fall or a shortfall)."""
+        return self.test.p
 
 
 def label(dimension: str) -> str:
@@ -57,9 +63,24 @@ def label(dimension: str) -> str:
     return dimension.replace("_", " ").capitalize()
 
 
-def p_words(p: float) -> str:
-    """A p-value as a message shows it."""
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+def p_words(p_adjusted: float, comparisons: int) -> str:
+    """An adjusted p-value as a message shows it, with the size of its family."""
+    words = "p<0.001" if p_adjusted < 0.001 else f"p={p_adjusted:.3f}"
+    return f"{words} after adjusting for {comparisons} comparisons"
+
+
+def shown(value: float, limit: float | None) -> str:
+    """A value to two decimals, or three when two would put it on the other side of a limit."""
+    text = f"{value:.2f}"
+    if limit is not None and (value < limit) != (float(text) < limit):
+        text = f"{value:.3f}"
+    return text
+
+
+def side(moments: Moments) -> tuple[int, float, float | None]:
+    """n, mean and sd of a group as evidence shows them (two decimals)."""
+    sd = moments.sd
+    return moments.n, round(mean(moments), 2), None if sd is None else round(sd, 2)
 
 
 def mean(moments: Moments) -> float:

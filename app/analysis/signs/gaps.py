@@ -7,7 +7,7 @@ from itertools import combinations
 
 from app.analysis.cells import PLACE, TEAM, CellKey
 from app.analysis.signs import rules
-from app.analysis.signs.findings import Comparison, Subject, label, mean
+from app.analysis.signs.findings import Comparison, Subject, label, mean, side
 from app.analysis.signs.rulebook import Gap, Rulebook
 from app.analysis.signs.rules import GapRule
 from app.analysis.stats import Moments, welch
@@ -22,24 +22,39 @@ KIND_LABELS = {
 }
 
 Group = tuple[str, str, Moments]  # segment, segment in words, moments
+EVERYONE_ELSE = "everyone_else"  # the rest of a subject beside a published segment
 
 
 def hierarchy_gap(
     current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
 ) -> list[Comparison]:
-    """Leaders against frontline staff, when both groups are published."""
+    """Leaders against frontline staff; when one of them is withheld, the other against the rest.
+
+    The rest of the subject (its whole cell less the published segment) is a difference of
+    published cells, so it covers nobody or at least k people; the withheld cell is never read.
+    """
+    if not rulebook.hierarchy_gap.enabled:
+        return []
     leaders = current.get(subject.cell("role_group", "leaders"))
     frontline = current.get(subject.cell("role_group", "frontline"))
-    if not rulebook.hierarchy_gap.enabled or leaders is None or frontline is None:
-        return []
-    groups = ("leaders", "leaders", leaders), ("frontline", "frontline staff", frontline)
-    return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *groups, rulebook)]
+    if leaders is not None and frontline is not None:
+        groups = ("leaders", "leaders", leaders), ("frontline", "frontline staff", frontline)
+        return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *groups, rulebook)]
+    whole = current.get(subject.cell())
+    for segment, words, group in (
+        ("leaders", "leaders", leaders),
+        ("frontline", "frontline staff", frontline),
+    ):
+        if group is not None and whole is not None and (rest := whole - group).n >= 2:
+            pair = (segment, words, group), (EVERYONE_ELSE, "everyone else", rest)
+            return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *pair, rulebook)]
+    return []
 
 
 def partner_divide(
     current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
 ) -> list[Comparison]:
-    """Each pair of organisation kinds published for a place."""
+    """Each pair of organisation kinds published for a place; one alone, against the rest."""
     if subject.scope != PLACE or not rulebook.partner_divide.enabled:
         return []
     kinds = sorted(
@@ -52,6 +67,11 @@ def partner_divide(
         ),
         key=lambda group: group[0],
     )
+    whole = current.get(subject.cell())
+    if len(kinds) == 1 and whole is not None and (rest := whole - kinds[0][2]).n >= 2:
+        # The other kinds are withheld: the published one against everyone else in the
+        # place (place less the kind, a difference of published cells).
+        kinds.append((EVERYONE_ELSE, "everyone else in the place", rest))
     return [
         _pair("partner_divide", rules.partner_divide, dimension, a, b, rulebook)
         for a, b in combinations(kinds, 2)
@@ -72,11 +92,14 @@ def below_place(
     if rest.n < 2:
         return []
     shortfall = mean(rest) - mean(team)
+    team_n, team_mean, team_sd = side(team)
+    rest_n, rest_mean, rest_sd = side(rest)
     return [
         Comparison(
             "below_place",
             dimension,
-            welch(rest, team).p,
+            # One-sided: only a team below its place is a warning sign.
+            welch(rest, team, "greater"),
             shortfall,
             lambda p: rules.below_place(
                 shortfall,
@@ -86,17 +109,20 @@ def below_place(
                 alpha=rulebook.alpha,
             ),
             lambda p: (
-                f"{label(dimension)} averaged {mean(team):.1f} (n={team.n}), "
-                f"{shortfall:.2f} below the rest of the place at {mean(rest):.1f} "
-                f"(n={rest.n}, {p})"
+                f"{label(dimension)} averaged {team_mean:.2f} (n={team_n}), "
+                f"{shortfall:.2f} below the rest of the place at {rest_mean:.2f} "
+                f"(n={rest_n}, {p})"
             ),
             {
-                "n": team.n,
-                "mean": round(mean(team), 2),
-                "rest_n": rest.n,
-                "rest_mean": round(mean(rest), 2),
+                "n": team_n,
+                "mean": team_mean,
+                "sd": team_sd,
+                "rest_n": rest_n,
+                "rest_mean": rest_mean,
+                "rest_sd": rest_sd,
                 "shortfall": round(shortfall, 2),
             },
+            {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
         )
     ]
 
@@ -104,26 +130,29 @@ def below_place(
 def _pair(
     rule: str, grade: GapRule, dimension: str, first: Group, second: Group, rulebook: Rulebook
 ) -> Comparison:
-    """Two groups of one subject, either of which may be the lower."""
+    """Two groups of one subject, either of which may be the lower: a two-sided test."""
     settings: Gap = getattr(rulebook, rule)
     (segment_a, name_a, a), (segment_b, name_b, b) = first, second
     gap = mean(a) - mean(b)
+    (n_a, mean_a, sd_a), (n_b, mean_b, sd_b) = side(a), side(b)
     return Comparison(
         rule,
         dimension,
-        welch(a, b).p,
+        welch(a, b),
         abs(gap),
         lambda p: grade(
             gap, p, amber_gap=settings.amber_gap, red_gap=settings.red_gap, alpha=rulebook.alpha
         ),
         lambda p: (
-            f"On {label(dimension).lower()}, {name_a} averaged {mean(a):.1f} (n={a.n}) and "
-            f"{name_b} {mean(b):.1f} (n={b.n}), {abs(gap):.2f} apart ({p})"
+            f"On {label(dimension).lower()}, {name_a} averaged {mean_a:.2f} (n={n_a}) and "
+            f"{name_b} {mean_b:.2f} (n={n_b}), {abs(gap):.2f} apart ({p})"
         ),
         {
             "groups": [segment_a, segment_b],
-            "n": [a.n, b.n],
-            "means": [round(mean(a), 2), round(mean(b), 2)],
+            "n": [n_a, n_b],
+            "means": [mean_a, mean_b],
+            "sds": [sd_a, sd_b],
             "gap": round(abs(gap), 2),
         },
+        {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import pairwise
 
 from app.analysis.signs import rules
-from app.analysis.signs.findings import Cells, Comparison, Subject, label, mean
+from app.analysis.signs.findings import Cells, Comparison, Subject, label, mean, shown, side
 from app.analysis.signs.rulebook import Rulebook
 from app.analysis.snapshot import Snapshot
-from app.analysis.stats import Moments, welch
+from app.analysis.stats import Moments, WelchResult, welch
 
 
 def falling(
@@ -37,11 +37,15 @@ def falling(
     span = keys[0] if len(keys) == 1 else f"{keys[0]} to {keys[-1]}"
     before, now = mean(baseline), mean(whole)
     fall = before - now
+    now_n, now_mean, now_sd = side(whole)
+    base_n, base_mean, base_sd = side(baseline)
+    thresholds = {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall}
     return [
         Comparison(
             "falling",
             dimension,
-            welch(baseline, whole).p,
+            # One-sided: only a fall is a warning sign; a rise is not tested for.
+            welch(baseline, whole, "greater"),
             fall,
             lambda p: rules.falling(
                 fall,
@@ -51,17 +55,20 @@ def falling(
                 alpha=rulebook.alpha,
             ),
             lambda p: (
-                f"{label(dimension)} fell from {before:.1f} ({span}) to {now:.1f} "
-                f"(n={whole.n}, {p})"
+                f"{label(dimension)} fell by {shown(fall, settings.red_fall)}, "
+                f"from {before:.2f} ({span}, n={baseline.n}) to {now:.2f} (n={whole.n}, {p})"
             ),
             {
-                "n": whole.n,
-                "mean": round(now, 2),
+                "n": now_n,
+                "mean": now_mean,
+                "sd": now_sd,
                 "baseline_pulses": keys,
-                "baseline_n": baseline.n,
-                "baseline_mean": round(before, 2),
+                "baseline_n": base_n,
+                "baseline_mean": base_mean,
+                "baseline_sd": base_sd,
                 "fall": round(fall, 2),
             },
+            thresholds,
         )
     ]
 
@@ -74,7 +81,7 @@ def sustained_decline(
     whole: Moments,
     rulebook: Rulebook,
 ) -> list[Comparison]:
-    """The first against the last of four pulses in a row, when each mean fell."""
+    """The first against the last of four reportable pulses in a row; fires when each mean fell."""
     settings = rulebook.sustained_decline
     run = snapshot.earlier[-3:]
     if not settings.enabled or len(run) < 3:
@@ -82,17 +89,29 @@ def sustained_decline(
     series = [cells(pulse.key, dimension).get(subject.cell()) for pulse in run]
     moments = [m for m in series if m is not None] + [whole]
     means = [mean(m) for m in moments]
-    # Only a run of four reportable, strictly falling means is put to the test.
-    if len(moments) < 4 or not all(rules.below(b, a) for a, b in pairwise(means)):
+    if len(moments) < 4:
         return []
+    if not all(rules.below(b, a) for a, b in pairwise(means)):
+        # Not a run of falls: no flag, but the comparison still counts in the family. Which
+        # comparisons a family holds must not depend on the scores, or picking the
+        # promising ones would shrink the adjustment exactly when the data look alarming.
+        return [_no_run(dimension)]
     first, last = moments[0], moments[-1]
     keys = [pulse.key for pulse in run] + [snapshot.pulse.key]
+    fall = means[0] - means[-1]
+    steps = ", ".join(
+        f"{m:.2f} ({key}, n={moment.n})"
+        for m, key, moment in zip(means, keys, moments, strict=True)
+    )
+    sds = [m.sd for m in moments]
     return [
         Comparison(
             "sustained_decline",
             dimension,
-            welch(first, last).p,
-            means[0] - means[-1],
+            # The run of falls is the pattern; the test asks whether the first pulse is
+            # credibly above the last, one-sided as only a decline is looked for.
+            welch(first, last, "greater"),
+            fall,
             lambda p: rules.sustained_decline(
                 means,
                 p,
@@ -101,9 +120,30 @@ def sustained_decline(
                 alpha=rulebook.alpha,
             ),
             lambda p: (
-                f"{label(dimension)} fell in four pulses in a row, from {means[0]:.1f} "
-                f"({keys[0]}) to {means[-1]:.1f} ({keys[-1]}) (n={whole.n}, {p})"
+                f"{label(dimension)} fell in four pulses in a row, by {fall:.2f} in all: "
+                f"{steps} ({p})"
             ),
-            {"pulses": keys, "n": [m.n for m in moments], "means": [round(x, 2) for x in means]},
+            {
+                "pulses": keys,
+                "n": [m.n for m in moments],
+                "means": [round(x, 2) for x in means],
+                "sds": [None if sd is None else round(sd, 2) for sd in sds],
+                "fall": round(fall, 2),
+            },
+            {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall},
         )
     ]
+
+
+def _no_run(dimension: str) -> Comparison:
+    """A sustained_decline comparison counted in the family that cannot fire."""
+    return Comparison(
+        "sustained_decline",
+        dimension,
+        WelchResult(0.0, 0.0, 1.0, "greater"),
+        0.0,
+        lambda _p: None,
+        lambda _p: "",
+        {},
+        {},
+    )
