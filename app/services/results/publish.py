@@ -7,8 +7,8 @@ pulses before it. ``publish`` computes and keeps them in one transaction (``comp
 ``keep`` split that in two, for SQLite): ahead of reads, by the publisher
 (``results.publisher``), or at the first read that finds them missing (``results.reads``).
 They are kept (``score_cell``, ``warning_sign``) with a digest of their inputs
-(``inputs_key``: the rulebook's version, the adoption window, and the id, closing day and
-responses revision of the pulse and of those before it), and computed again only when the
+(``inputs_key``: the engine's version, the rulebook's version, the adoption window, and
+the id, closing day and responses revision of the pulse and of those before it), and computed again only when the
 digest differs (a late upload, an erasure, a new rulebook). Rows whose content is
 unchanged keep their ``updated_at``, for incremental feeds.
 
@@ -52,6 +52,10 @@ from app.vocab import PulseStatus
 EARLIER = 4
 # The first key of the advisory locks that serialise computations (the second: a system).
 LOCK_SPACE = 7301
+# The version of how warning signs are computed from kept cells, part of every inputs key:
+# moved when the engine changes (tests, evidence, messages), so that every kept pulse's
+# flags are computed again once, by the new code. (Its cells, the ledger, stay as kept.)
+ENGINE = 2
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -164,7 +168,12 @@ def _earlier(closed: list[Pulse], pulse: Pulse) -> list[Pulse]:
 
 def _digest(adoption_months: int, version: int, pulses: list[Pulse]) -> str:
     """The inputs key of the last of ``pulses`` (the others: those before it it reads)."""
-    facts = [adoption_months, version, [[p.id, str(closes_on(p)), p.revision] for p in pulses]]
+    facts = [
+        ENGINE,
+        adoption_months,
+        version,
+        [[p.id, str(closes_on(p)), p.revision] for p in pulses],
+    ]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
