@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from app.cli import cli
 from bench.common import serve
+from tests.conftest import BuiltDemo
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,15 +62,11 @@ def playwright_api() -> Any:
 
 
 @pytest.fixture(scope="session")
-def demo(playwright_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('view') / 'demo.db'}"
-    runner = CliRunner()
-    env = {"PULSE_DATABASE_URL": url}
-    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
-    made = runner.invoke(cli, ["demo"], env=env)
-    assert made.exit_code == 0, made.stderr
-    with serve(url, PULSE_PUBLISH_INTERVAL="0") as (_process, base):
-        yield Demo(base, made.stdout.strip())
+def demo(playwright_api: Any, built_demo: BuiltDemo) -> Iterator[Demo]:
+    """The session's demo (shared with tests/test_demo.py) behind one live server."""
+    assert built_demo.exit_code == 0, built_demo.stderr
+    with serve(built_demo.url, PULSE_PUBLISH_INTERVAL="0") as (_process, base):
+        yield Demo(base, built_demo.stdout.strip())
 
 
 @pytest.fixture(scope="session")
