@@ -55,6 +55,14 @@ class Demo:
         answer.raise_for_status()
         return answer.json()
 
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A JSON answer of the API to a POST with the demo's (admin) key."""
+        answer = httpx.post(
+            f"{self.base}{path}", json=body, headers={"Authorization": f"Bearer {self.key}"}
+        )
+        answer.raise_for_status()
+        return answer.json()
+
 
 @pytest.fixture(scope="session")
 def playwright_api() -> Any:
@@ -127,11 +135,16 @@ def view(browser: Any, demo: Demo) -> Iterator[View]:
     context.close()
 
 
-@pytest.fixture
-def signed_in(view: View) -> View:
-    """A fresh tab, signed in with the demo's key through the sign-in form."""
+def sign_in(view: View, key: str) -> View:
+    """Sign the tab in with ``key`` through the sign-in form."""
     view.open("overview", "sign-in")
-    view.page.fill("#key", view.demo.key)
+    view.page.fill("#key", key)
     view.page.click("button[type=submit]")
     view.wait("overview")
     return view
+
+
+@pytest.fixture
+def signed_in(view: View) -> View:
+    """A fresh tab, signed in with the demo's key through the sign-in form."""
+    return sign_in(view, view.demo.key)

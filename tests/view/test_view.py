@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from app.vocab import DIMENSIONS
-from tests.view.conftest import SCREENSHOTS, Demo, View
+from tests.view.conftest import SCREENSHOTS, Demo, View, sign_in
 
 TIMINGS = SCREENSHOTS / "timings.txt"
 
@@ -38,6 +38,24 @@ def test_a_wrong_key_shows_the_sign_in_error(view: View) -> None:
     # The refused key shows in the console as the 401 the browser fetched; nothing else.
     view.problems[:] = [p for p in view.problems if "401" not in p]
     assert_clean(view, "sign-in-error")
+
+
+def test_a_key_with_insights_only_reads_team_by_team_and_a_revoked_one_signs_out(
+    view: View,
+) -> None:
+    made = view.demo.post("/v1/keys", {"name": "analyst", "scopes": ["insights:read"]})
+    page = view.page
+    sign_in(view, made["key"])
+    # No feeds:read: the heatmap reads each team's scores; the CSV download says why not.
+    view.open("heatmap?place=riverside", "heatmap")
+    assert "Falling" in page.inner_text(cell(view, "riverside-nt2", "support"))
+    view.open("signs", "signs")
+    page.click("text=Download these rows as CSV")
+    page.wait_for_selector("#download-status:has-text('feeds:read')")
+    view.demo.post(f"/v1/keys/{made['id']}/revoke")
+    view.open("overview", "sign-in")
+    assert "no longer accepted" in page.inner_text("#sign-in-error")
+    assert page.evaluate("sessionStorage.length") == 0
 
 
 def test_the_key_is_kept_in_the_tab_and_sent_only_as_a_header(signed_in: View) -> None:
