@@ -55,6 +55,8 @@ from app.services.results.publisher import Publisher
 from app.settings import MetricsAccess, Settings, get_settings
 from app.supervision import watch_supervisor
 from app.usage import KeyUseMiddleware, KeyUseRecorder
+from app.view import router as view_router
+from app.view import static_files as view_static_files
 from app.vocab import Scope as KeyScope
 
 API_DESCRIPTION = """\
@@ -281,8 +283,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         keys.router,
         audit.router,
         ops.router,
+        view_router,
     ):
         app.include_router(router)
+    app.mount("/view/static", view_static_files(), name="view-static")
     if settings.metrics != MetricsAccess.off:
         _expose_metrics(app, settings.metrics)
     app.add_middleware(

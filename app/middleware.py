@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, problem_response, shown
+from app.view import CONTENT_SECURITY_POLICY
 
 # A gzip stream with its header and trailer (RFC 1952), as zlib reads it.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -230,7 +231,8 @@ class SecurityHeadersMiddleware:
     - ``X-Content-Type-Options: nosniff`` always;
     - ``Cache-Control: no-store`` on answers to requests with credentials, unless the route
       chose its own (the feeds answer ``private`` with an ETag, for conditional requests);
-    - ``Strict-Transport-Security`` when the public URL is https.
+    - ``Strict-Transport-Security`` when the public URL is https;
+    - on the analyst's view (``/view``), its own ``Content-Security-Policy``.
     """
 
     def __init__(self, app: ASGIApp, hsts: bool) -> None:
@@ -242,6 +244,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         authenticated = "authorization" in Headers(scope=scope)
+        view = scope["path"] == "/view" or scope["path"].startswith("/view/")
 
         def change(message: Message) -> Message:
             if message["type"] == "http.response.start":
@@ -251,6 +254,9 @@ class SecurityHeadersMiddleware:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
                 if authenticated:
                     headers.setdefault("Cache-Control", "no-store")
+                if view:
+                    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+                    headers["Referrer-Policy"] = "no-referrer"
             return message
 
         await self.app(scope, receive, _wrap_send(send, change))

@@ -6,6 +6,7 @@ PULSE_TEST_DATABASE_URL is set.
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from app.api.deps import get_now
+from app.cli import cli
 from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
@@ -167,3 +170,25 @@ def client(
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class BuiltDemo:
+    """`pulse demo` as run once for the session: its database and what it printed."""
+
+    url: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> BuiltDemo:
+    """The demo, built once by the command line on SQLite."""
+    # Building it takes most of a minute; its readers (test_demo, tests/view) only read it.
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    runner = CliRunner()
+    env = {"PULSE_DATABASE_URL": url}
+    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    made = runner.invoke(cli, ["demo"], env=env)
+    return BuiltDemo(url, made.exit_code, made.stdout, made.stderr)

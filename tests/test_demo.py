@@ -9,18 +9,15 @@ from app.cli import cli
 from app.main import create_app
 from app.settings import Settings
 from app.vocab import OrganisationKind
+from tests.conftest import BuiltDemo
 
 
-def test_the_demo_shows_every_planted_pattern(tmp_path: Path) -> None:
-    env = {"PULSE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
-    runner = CliRunner()
-    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
-    result = runner.invoke(cli, ["demo"], env=env)
-    assert result.exit_code == 0, result.stderr
-    key = result.stdout.strip()
-    assert key.startswith("pulse_") and "curl" in result.stderr
+def test_the_demo_shows_every_planted_pattern(built_demo: BuiltDemo) -> None:
+    assert built_demo.exit_code == 0, built_demo.stderr
+    key = built_demo.stdout.strip()
+    assert key.startswith("pulse_") and "curl" in built_demo.stderr
 
-    with TestClient(create_app(Settings(database_url=env["PULSE_DATABASE_URL"]))) as client:
+    with TestClient(create_app(Settings(database_url=built_demo.url))) as client:
         headers = {"Authorization": f"Bearer {key}"}
         teams = client.get("/v1/teams", params={"limit": 1000}, headers=headers).json()["data"]
         pulses = client.get("/v1/pulses", headers=headers).json()["data"]
