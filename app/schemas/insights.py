@@ -108,7 +108,9 @@ class WarningSignRead(ResponseModel):
     dimension: Dimension | None = Field(description="The dimension, if the rule is about one.")
     message: str = Field(max_length=1000, description="The sign in plain English.")
     evidence: dict[str, Any] = Field(description="The published numbers behind it.")
-    rules_version: int = Field(ge=1, le=2**31, description="Rulebook version it was computed with.")
+    rules_version: int = Field(
+        ge=1, le=2**31, description="Rulebook version it last changed under."
+    )
 
 
 def _rule_model(name: str, *, request: bool) -> type[BaseModel]:

@@ -30,6 +30,7 @@ def _cells(
         ScoreCell.scope == scope,
         ScoreCell.place == place,
         ScoreCell.team.is_(None) if team is None else ScoreCell.team == team,
+        ScoreCell.withdrawn_at.is_(None),
     )
     return list(session.scalars(stmt))
 
@@ -126,7 +127,9 @@ def list_flags(
 ) -> tuple[Slice[WarningSign], list[dict[str, Any]]]:
     """A page of the warning signs of a closed pulse, by id (``closed``: as for publish)."""
     publish(session, system, pulse, now, closed, wait=False)
-    stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
+    stmt = select(WarningSign).where(
+        WarningSign.pulse_id == pulse.id, WarningSign.withdrawn_at.is_(None)
+    )
     for name in ("place", "team", "rule", "severity", "dimension", "scope"):
         value = getattr(filters, name)
         if value is not None:
