@@ -48,6 +48,10 @@ class ScoreFeedRow(FeedRowCommon):
     ci_low: float | None = Field(ge=1, le=5, description="95% interval, lower end.")
     ci_high: float | None = Field(ge=1, le=5, description="95% interval, upper end.")
     suppressed: bool = Field(description="True when too few people to publish.")
+    revision_withheld: bool = Field(
+        description="True when later responses changed the cell but its first published "
+        "numbers stand (a revision could not publish new ones safely)."
+    )
 
 
 class WarningSignFeedRow(WarningSignRead):

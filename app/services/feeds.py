@@ -54,6 +54,7 @@ SCORE_COLUMNS = (
     "ci_low",
     "ci_high",
     "suppressed",
+    "revision_withheld",
     *STAMP_COLUMNS,
 )
 FLAG_COLUMNS = (
