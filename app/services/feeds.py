@@ -172,19 +172,26 @@ def _expressions(feed: Feed) -> dict[str, Any]:
 
 
 def _statement(
-    feed: Feed, system_id: int, query: FeedQuery, row: ColumnElement[Any] | None = None
+    feed: Feed,
+    system_id: int,
+    query: FeedQuery,
+    row: ColumnElement[Any] | None = None,
+    keys_only: bool = False,
 ) -> Select[Any]:
-    """The feed's rows for ``query``, by (updated_at, id); one JSON text column if ``row``."""
+    """The feed's rows for ``query``, by (updated_at, id); one JSON text column if ``row``.
+
+    With ``keys_only``, just the sort key of each row, without joining the names in.
+    """
     model = feed.model
     exprs = _expressions(feed)
     shown = [row.label("row")] if row is not None else [e.label(n) for n, e in exprs.items()]
-    stmt = (
-        select(*shown, model.updated_at.label("_at"), model.id.label("_key"))
-        .join(Pulse, Pulse.id == model.pulse_id)
-        .join(Place, and_(Place.system_id == model.system_id, Place.code == model.place))
-        .outerjoin(Team, and_(Team.system_id == model.system_id, Team.code == model.team))
-        .where(model.system_id == system_id)
-    )
+    stmt = select(*([] if keys_only else shown), model.updated_at.label("_at"))
+    stmt = stmt.add_columns(model.id.label("_key")).join(Pulse, Pulse.id == model.pulse_id)
+    if not keys_only:
+        stmt = stmt.join(
+            Place, and_(Place.system_id == model.system_id, Place.code == model.place)
+        ).outerjoin(Team, and_(Team.system_id == model.system_id, Team.code == model.team))
+    stmt = stmt.where(model.system_id == system_id)
     if query.pulse is not None:
         stmt = stmt.where(Pulse.key == query.pulse)
     for name in feed.filters:
@@ -249,7 +256,9 @@ def stream_bounds(
     session: Session, feed: Feed, system_id: int, query: FeedQuery
 ) -> tuple[Any, str | None]:
     """The key of the last row of this page, and the next page's cursor (None at the end)."""
-    stmt = _statement(feed, system_id, query).offset(query.limit - 1).limit(2)
+    # Every row has its place (a cell's place is never deleted), so the names' joins
+    # change no row's presence: the bounds read the keys alone.
+    stmt = _statement(feed, system_id, query, keys_only=True).offset(query.limit - 1).limit(2)
     rows = session.execute(stmt).all()
     if len(rows) < 2:
         return None, None  # the page holds every remaining row
