@@ -19,7 +19,17 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import ColumnElement, Select, and_, func, literal, literal_column, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import READ_ONLY
@@ -363,6 +373,9 @@ def _ndjson_by_copy(
     if last is not None:
         stmt = stmt.where(_key_after(feed.model, list(last), strict=False))
     connection = session.connection()
+    # One COPY sends the whole page: the per-statement bound is for each statement of a
+    # request, which a cursor's fetches each were; the page's own size bounds this one.
+    session.execute(text("SET LOCAL statement_timeout = 0"))
     compiled = stmt.compile(dialect=connection.dialect)
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
