@@ -300,6 +300,8 @@ class ScoreCell(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id feeds show: a UUIDv5 of what the cell is (``analysis.cells.cell_id``).
+    public_id: Mapped[str] = mapped_column(String(36))
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
     pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
     scope: Mapped[str] = mapped_column(String(8))
@@ -322,6 +324,8 @@ class ScoreCell(Base):
     revision_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Withheld at first publication for having fewer than k respondents: never published.
     small: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set (with ``updated_at``) when the cell stops being listed: a tombstone for feeds.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WarningSign(Base):
@@ -344,8 +348,38 @@ class WarningSign(Base):
     dimension: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, object]] = mapped_column(JSON)
+    # The rulebook version the flag last changed under.
     rules_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set (with ``updated_at``) when the rules stop raising it: a tombstone for feeds.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Participation(Base):
+    """Responses and headcount of a team or place in a closed pulse, as kept for the feed.
+
+    Counts only (published while a pulse is open too), with the team's place and headcount
+    from the structure its pulse was published from.
+    """
+
+    __tablename__ = "participation"
+    __table_args__ = (
+        UniqueConstraint("pulse_id", "scope", "place", "team"),
+        Index("ix_participation_system_id_updated_at_id", "system_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36))
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulse.id"))
+    scope: Mapped[str] = mapped_column(String(8))
+    place: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    responses: Mapped[int] = mapped_column(Integer)
+    headcount: Mapped[int | None] = mapped_column(Integer)
+    response_rate: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):

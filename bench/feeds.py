@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,14 +32,20 @@ from bench.common import PULSE, ROOT, dsn, free_port, make_structure, scratch_da
 from bench.insights import monthly_pulses
 
 COLUMNS = (
-    "system_id, pulse_id, scope, place, team, dimension, segment_type, segment, "
+    "public_id, system_id, pulse_id, scope, place, team, dimension, segment_type, segment, "
     "n, mean, sd, ci_low, ci_high, suppressed, updated_at"
 )
+TEAMS = 2000
+# The feed's columns, names and pulse dates joined in as the feed joins them.
 SELECT = (
-    "SELECT p.key AS pulse, c.scope, c.place, c.team, c.dimension, c.segment_type, c.segment, "
-    "c.n, c.mean, c.sd, c.ci_low, c.ci_high, c.suppressed, c.updated_at "
-    "FROM score_cell c JOIN pulse p ON p.id = c.pulse_id WHERE c.system_id = 1 "
-    "ORDER BY c.updated_at, c.id"
+    "SELECT c.public_id AS id, p.key AS pulse, p.title, p.opens_on, p.closes_on, c.scope, "
+    "c.place, pl.name, c.team, t.name, c.dimension, c.segment_type, c.segment, "
+    "c.n, c.mean, c.sd, c.ci_low, c.ci_high, c.suppressed, c.revision_withheld, "
+    "c.updated_at, c.withdrawn_at "
+    "FROM score_cell c JOIN pulse p ON p.id = c.pulse_id "
+    "JOIN place pl ON pl.system_id = c.system_id AND pl.code = c.place "
+    "LEFT JOIN team t ON t.system_id = c.system_id AND t.code = c.team "
+    "WHERE c.system_id = 1 ORDER BY c.updated_at, c.id"
 )
 
 
@@ -62,11 +69,12 @@ def load(url: str, rows: int) -> None:
         with cursor.copy(f"COPY score_cell ({COLUMNS}) FROM STDIN") as copy:
             for i in range(rows):
                 pulse = pulse_ids[i % len(pulse_ids)]
-                team = f"team-{(i // 30) % 20000:05d}"
+                team = f"team-{(i // 30) % TEAMS:05d}"
                 suppressed = i % 4 == 0
                 numbers = (None,) * 5 if suppressed else (12, 3.75, 0.81, 3.24, 4.26)
                 copy.write_row(
                     (
+                        str(uuid.UUID(int=i)),
                         1,
                         pulse,
                         "team",
@@ -95,7 +103,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     with scratch_database("pulse_bench_feeds") as url:
-        key = make_structure(url, 20, 1, monthly_pulses(6))
+        key = make_structure(url, TEAMS, 1, monthly_pulses(6))
         load(url, args.rows)
         with psycopg.connect(dsn(url)) as conn, conn.cursor() as cursor:
             start = time.perf_counter()
@@ -128,14 +136,14 @@ def main() -> None:
             start = time.perf_counter()
             lines = 0
             with httpx.stream("GET", url_, headers=headers, timeout=600) as response:
-                assert response.status_code == 200
+                assert response.status_code == 200, response.read()
                 for chunk in response.iter_bytes():
                     lines += chunk.count(b"\n")
             api_s = time.perf_counter() - start
             after = peak_rss_kib(server.pid)
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=60)
     assert lines == args.rows, lines
     print(f"rows: {args.rows:,}")
     print(f"PostgreSQL COPY ... TO STDOUT: {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f} s)")

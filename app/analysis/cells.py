@@ -6,6 +6,7 @@ groups by team and attributes, and every cell is a sum of profiles.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Final
 from app.analysis.stats import Moments
 from app.vocab import Role
 
+CELL_NAMESPACE: Final = uuid.UUID("0b7c52e4-8d1f-5a36-b2c9-4e6a1f3d8c75")
+PARTICIPATION_NAMESPACE: Final = uuid.UUID("5d2e8a41-6c3b-5f97-a1d4-9b7e2c6f0a18")
 SEGMENT_TYPES: Final = ("role_group", "profession", "organisation_kind")
 TEAM: Final = "team"
 PLACE: Final = "place"
@@ -34,6 +37,27 @@ class CellKey:
     def _order(self) -> tuple[str, ...]:
         # None (the whole group) sorts first.
         return (self.scope, self.subject, self.segment_type or "", self.segment or "")
+
+
+def cell_id(
+    system: str,
+    pulse: str,
+    scope: str,
+    subject: str,
+    dimension: str,
+    segment_type: str | None,
+    segment: str | None,
+) -> str:
+    """The stable id of a kept cell: a UUIDv5 of what it is (as flag ids are)."""
+    name = "\x1f".join(
+        [system, pulse, scope, subject, dimension, segment_type or "", segment or ""]
+    )
+    return str(uuid.uuid5(CELL_NAMESPACE, name))
+
+
+def participation_id(system: str, pulse: str, scope: str, subject: str) -> str:
+    """The stable id of a team's or place's participation in a pulse."""
+    return str(uuid.uuid5(PARTICIPATION_NAMESPACE, "\x1f".join([system, pulse, scope, subject])))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Feeds for BI tools: flat rows of closed pulses, incremental, paged, JSON / NDJSON / CSV."""
 
+from datetime import date, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any, Literal
 
@@ -19,9 +20,9 @@ from app.api.deps import (
 from app.auth import Caller
 from app.errors import BadRequest
 from app.schemas.common import Page, UtcDatetime
-from app.schemas.feeds import ScoreFeedRow, WarningSignFeedRow
+from app.schemas.feeds import ParticipationFeedRow, ScoreFeedRow, WarningSignFeedRow
 from app.services import feeds, structure
-from app.services.feeds import SCORES, WARNING_SIGNS, Feed, FeedQuery
+from app.services.feeds import PARTICIPATION, SCORES, WARNING_SIGNS, Feed, FeedQuery
 from app.vocab import Dimension, Rule, Scope, Severity
 
 router = APIRouter(tags=["feeds"], dependencies=[Depends(writes_on_read)])
@@ -56,11 +57,22 @@ FeedLimit = Annotated[
 ]
 UpdatedFrom = Annotated[
     UtcDatetime | None,
-    Query(description="Only rows updated at or after this instant (inclusive; RangeStart)."),
+    Query(description="Only rows updated at or after this instant (inclusive)."),
 ]
 UpdatedTo = Annotated[
     UtcDatetime | None,
-    Query(description="Only rows updated before this instant (exclusive; RangeEnd)."),
+    Query(description="Only rows updated before this instant (exclusive)."),
+]
+ClosesFrom = Annotated[
+    date | None,
+    Query(
+        description="Only rows of pulses that close on or after this day (inclusive; "
+        "Power BI's RangeStart). A row's close date never changes: partition on it."
+    ),
+]
+ClosesTo = Annotated[
+    date | None,
+    Query(description="Only rows of pulses that close before this day (exclusive; RangeEnd)."),
 ]
 Code = Annotated[str | None, Query(max_length=64)]
 
@@ -105,15 +117,15 @@ def _serve(
             f"JSON pages hold at most {JSON_LIMIT} rows; use format=ndjson or csv for more.",
             errors=[{"parameter": "limit", "detail": f"at most {JSON_LIMIT} for JSON"}],
         )
-    query = FeedQuery(**{**query.__dict__, "limit": limit or default})
+    query = query.with_limit(limit or default)
     # Results kept here are committed when this function returns, before the answer (and
     # its streaming reader, on a session of its own) starts: see ``api.deps.SessionDep``.
-    publications = feeds.publish_closed(session, caller.system, now)
-    tag = feeds.etag(feed, query, chosen, publications)
+    feeds.publish_closed(session, caller.system, now)
+    changed = feeds.last_change(session, feed, caller.system_id)
+    tag = feeds.etag(feed, query, chosen, changed)
     headers = {"ETag": tag, "Cache-Control": "private", "Vary": "Authorization, Accept"}
-    if publications:
-        latest = max(p.computed_at for p in publications)
-        headers["Last-Modified"] = format_datetime(latest, usegmt=True)
+    if changed is not None:
+        headers["Last-Modified"] = format_datetime(changed, usegmt=True)
     if not_modified(request.headers, tag, headers.get("Last-Modified")):
         return Response(status_code=304, headers=headers)
     if chosen == "json":
@@ -123,7 +135,10 @@ def _serve(
         return JSONResponse(body, headers=headers)
     last, cursor = feeds.stream_bounds(session, feed, caller.system_id, query)
     _next(request, cursor, headers)
-    rows = feeds.stream(request.app.state.sessionmaker, feed, caller.system_id, query, last, chosen)
+    evidence = feeds.evidence_keys(session, caller.system_id) if feed is WARNING_SIGNS else []
+    rows = feeds.stream(
+        request.app.state.sessionmaker, feed, caller.system_id, query, last, chosen, evidence
+    )
     media = MEDIA[chosen] + ("; charset=utf-8" if chosen == "csv" else "")
     return StreamingResponse(rows, media_type=media, headers=headers)
 
@@ -137,10 +152,16 @@ def _next(request: Request, cursor: str | None, headers: dict[str, str]) -> str 
 
 
 def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with their timestamps as ISO 8601 in UTC."""
-    return [
-        {**row, "updated_at": row["updated_at"].isoformat().replace("+00:00", "Z")} for row in rows
-    ]
+    """Rows with their timestamps as ISO 8601 in UTC, and dates as ISO 8601 days."""
+    return [{name: _plain(value) for name, value in row.items()} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 @router.get(
@@ -160,12 +181,24 @@ def scores_feed(
     dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None,
     updated_from: UpdatedFrom = None,
     updated_to: UpdatedTo = None,
+    closes_from: ClosesFrom = None,
+    closes_to: ClosesTo = None,
     fmt: Format = None,
     limit: FeedLimit = None,
     cursor: Cursor = None,
 ) -> Response:
     """One row per published or suppressed cell of every closed pulse, by (updated_at, id)."""
-    query = FeedQuery(pulse, place, team, dimension, None, None, updated_from, updated_to, cursor)
+    query = FeedQuery(
+        pulse=pulse,
+        place=place,
+        team=team,
+        dimension=dimension,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        closes_from=closes_from,
+        closes_to=closes_to,
+        cursor=cursor,
+    )
     return _serve(request, SCORES, caller, session, now, fmt, limit, query)
 
 
@@ -188,12 +221,60 @@ def warning_signs_feed(
     severity: Annotated[Severity | None, Query(description="Only this severity.")] = None,
     updated_from: UpdatedFrom = None,
     updated_to: UpdatedTo = None,
+    closes_from: ClosesFrom = None,
+    closes_to: ClosesTo = None,
     fmt: Format = None,
     limit: FeedLimit = None,
     cursor: Cursor = None,
 ) -> Response:
     """Every warning sign of every closed pulse, by (updated_at, id)."""
     query = FeedQuery(
-        pulse, place, team, dimension, rule, severity, updated_from, updated_to, cursor
+        pulse=pulse,
+        place=place,
+        team=team,
+        dimension=dimension,
+        rule=rule,
+        severity=severity,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        closes_from=closes_from,
+        closes_to=closes_to,
+        cursor=cursor,
     )
     return _serve(request, WARNING_SIGNS, caller, session, now, fmt, limit, query)
+
+
+@router.get(
+    "/v1/feeds/participation",
+    response_model=Page[ParticipationFeedRow],
+    responses=FEED_RESPONSES,
+    operation_id="getParticipationFeed",
+)
+def participation_feed(
+    request: Request,
+    caller: FeedsDep,
+    session: SessionDep,
+    now: NowDep,
+    pulse: Annotated[Code, Query(description="Only this pulse.")] = None,
+    place: Annotated[Code, Query(description="Only this place.")] = None,
+    team: Annotated[Code, Query(description="Only this team.")] = None,
+    updated_from: UpdatedFrom = None,
+    updated_to: UpdatedTo = None,
+    closes_from: ClosesFrom = None,
+    closes_to: ClosesTo = None,
+    fmt: Format = None,
+    limit: FeedLimit = None,
+    cursor: Cursor = None,
+) -> Response:
+    """Responses, headcount and response rate of every team and place in every closed pulse."""
+    query = FeedQuery(
+        pulse=pulse,
+        place=place,
+        team=team,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        closes_from=closes_from,
+        closes_to=closes_to,
+        cursor=cursor,
+    )
+    return _serve(request, PARTICIPATION, caller, session, now, fmt, limit, query)

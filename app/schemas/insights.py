@@ -104,7 +104,9 @@ class WarningSignFields(ResponseModel):
     team: Code | None = Field(description="Code of the team; null for place flags.")
     dimension: Dimension | None = Field(description="The dimension, if the rule is about one.")
     message: str = Field(max_length=1000, description="The sign in plain English.")
-    rules_version: int = Field(ge=1, le=2**31, description="Rulebook version it was computed with.")
+    rules_version: int = Field(
+        ge=1, le=2**31, description="Rulebook version it last changed under."
+    )
 
 
 class WarningSignRead(WarningSignFields):

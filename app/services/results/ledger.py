@@ -204,7 +204,11 @@ def _revision(session: Session, system: System, pulse: Pulse, publication: Publi
     )
     stored = {
         (c.scope, c.place, c.team, c.dimension, c.segment_type, c.segment): c
-        for c in session.scalars(select(ScoreCell).where(ScoreCell.pulse_id == pulse.id))
+        for c in session.scalars(
+            select(ScoreCell).where(
+                ScoreCell.pulse_id == pulse.id, ScoreCell.withdrawn_at.is_(None)
+            )
+        )
     }
     result = Plan(pulse.id, number, pulse.revision, k, structure, {}, {}, {})
     places = sorted(set(team_place.values()))

@@ -8,9 +8,9 @@ pulses before it. ``publish`` computes and keeps them in one transaction (``comp
 (``results.publisher``), or at the first read that finds them missing (``results.reads``).
 They are kept (``score_cell``, ``warning_sign``) with a digest of their inputs
 (``inputs_key``: the engine's version, the rulebook's version, the adoption window, and
-the id, closing day and responses revision of the pulse and of those before it), and computed again only when the
-digest differs (a late upload, an erasure, a new rulebook). Rows whose content is
-unchanged keep their ``updated_at``, for incremental feeds.
+the id, closing day and responses revision of the pulse and of those before it), and
+computed again only when the digest differs (a late upload, an erasure, a new rulebook).
+Rows whose content is unchanged keep their ``updated_at``, for incremental feeds.
 
 Here too: the rulebook a computation reads, and which of a system's pulses are closed.
 """
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.analysis.cells import CellKey
+from app.analysis.cells import CellKey, cell_id
 from app.analysis.published import KeptCells
 from app.analysis.signs import Rulebook, assess
 from app.analysis.snapshot import Flag, Snapshot
@@ -43,7 +43,7 @@ from app.models import (
 )
 from app.services.aggregation import response_counts
 from app.services.bulk import insert_rows
-from app.services.results import ledger
+from app.services.results import ledger, participation
 from app.services.results.revisions import revise
 from app.vocab import PulseStatus
 
@@ -339,6 +339,7 @@ def _write(
         select(func.max(Publication.computed_at)).where(Publication.system_id == system_id)
     )
     now = max(now, last + timedelta(microseconds=1)) if last is not None else now
+    key_of = {p.id: p.key for p in [*inputs.earlier, inputs.pulse]}
     records = {}
     for plan in plans:
         record = _publication(session, system_id, plan.pulse_id)
@@ -353,13 +354,16 @@ def _write(
             )
             session.add(record)
         ledger.write(session, system_id, record, plan, now)
-        _sync_cells(session, system_id, plan.pulse_id, plan.cells, now)
+        keys = (inputs.system.slug, key_of[plan.pulse_id])
+        _sync_cells(session, system_id, plan.pulse_id, keys, plan.cells, now)
         records[plan.pulse_id] = record
     _sync_flags(session, inputs, flags, now)
     done = records.get(inputs.pulse.id, done)
     if done is None:
         done = Publication(system_id=system_id, pulse_id=inputs.pulse.id, editions=0)
         session.add(done)
+    assert done.structure is not None
+    participation.sync(session, inputs.system, inputs.pulse, done.structure, now)
     done.inputs = inputs.key
     done.rules_version = inputs.version
     done.computed_at = now
@@ -454,7 +458,11 @@ def _kept_cells(
             ScoreCell.n,
             ScoreCell.total,
             ScoreCell.total_sq,
-        ).where(ScoreCell.pulse_id == pulse.id, ScoreCell.suppressed.is_(False))
+        ).where(
+            ScoreCell.pulse_id == pulse.id,
+            ScoreCell.suppressed.is_(False),
+            ScoreCell.withdrawn_at.is_(None),
+        )
     )
     kept: dict[tuple[str, str, str], dict[CellKey, Moments]] = {}
     for scope, place, team, dimension, segment_type, segment, n, total, total_sq in rows:
@@ -473,18 +481,23 @@ def _sync_cells(
     session: Session,
     system_id: int,
     pulse_id: int,
+    keys: tuple[str, str],
     cells: dict[ledger.CellRow, dict[str, Any]],
     now: datetime,
 ) -> None:
-    """Make the stored cells of the pulse equal ``cells``, touching only those that changed."""
+    """Make the stored cells of the pulse equal ``cells``, touching only those that changed.
+
+    ``updated_at`` moves only when what a feed serves of the row changes; a cell no longer
+    listed stays as a tombstone (``withdrawn_at``), so incremental readers learn of it.
+    """
     stored = {
         (c.scope, c.place, c.team, c.dimension, c.segment_type, c.segment): c
         for c in session.scalars(select(ScoreCell).where(ScoreCell.pulse_id == pulse_id))
     }
-    gone = [row.id for key, row in stored.items() if key not in cells]
-    if gone:
-        session.execute(delete(ScoreCell).where(ScoreCell.id.in_(gone)))
-    new = []
+    for key, kept in stored.items():
+        if key not in cells and kept.withdrawn_at is None:
+            kept.withdrawn_at = kept.updated_at = now
+    new: list[dict[str, Any]] = []
     for key, numbers in cells.items():
         row = stored.get(key)
         values = {name: numbers.get(name) for name in FIELDS}
@@ -492,8 +505,10 @@ def _sync_cells(
         values["small"] = bool(values["small"])
         if row is None:
             scope, place, team, dimension, segment_type, segment = key
+            subject = team if team is not None else place
             new.append(
                 {
+                    "public_id": cell_id(*keys, scope, subject, dimension, segment_type, segment),
                     "system_id": system_id,
                     "pulse_id": pulse_id,
                     "scope": scope,
@@ -504,43 +519,47 @@ def _sync_cells(
                     "segment": segment,
                     **values,
                     "updated_at": now,
+                    "withdrawn_at": None,
                 }
             )
-        elif any(getattr(row, name) != values[name] for name in FIELDS):
-            served = any(
+        elif row.withdrawn_at is not None or any(
+            getattr(row, name) != values[name] for name in FIELDS
+        ):
+            served = row.withdrawn_at is not None or any(
                 getattr(row, name) != values[name] for name in (*NUMBERS, "revision_withheld")
             )
             for name in FIELDS:
                 setattr(row, name, values[name])
+            row.withdrawn_at = None
             if served:
                 row.updated_at = now
     insert_rows(session, ScoreCell, new)
     session.flush()
 
 
+# What a flag says; its rulebook version changes with it, not with every new rulebook.
+FLAG_FIELDS = ("rule", "severity", "scope", "place", "team", "dimension", "message", "evidence")
+
+
 def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: datetime) -> None:
-    """Make the stored flags of the pulse equal ``flags``, touching only those that changed."""
+    """Make the stored flags of the pulse equal ``flags``, touching only those that changed.
+
+    A flag the rules no longer raise stays as a tombstone (``withdrawn_at``); one raised
+    again comes back under its id.
+    """
     stored = {
         f.id: f
         for f in session.scalars(select(WarningSign).where(WarningSign.pulse_id == inputs.pulse.id))
     }
     wanted = {flag.id: flag for flag in flags}
-    gone = [flag_id for flag_id in stored if flag_id not in wanted]
-    if gone:
-        session.execute(delete(WarningSign).where(WarningSign.id.in_(gone)))
-    new = []
+    for flag_id, kept in stored.items():
+        if flag_id not in wanted and kept.withdrawn_at is None:
+            kept.withdrawn_at = kept.updated_at = now
+    new: list[dict[str, Any]] = []
     for flag_id, flag in wanted.items():
-        fields = {
-            "rule": flag.rule,
-            "severity": flag.severity,
-            "scope": flag.scope,
-            "place": flag.place,
-            "team": flag.team,
-            "dimension": flag.dimension,
-            "message": flag.message,
-            "evidence": flag.evidence,
-            "rules_version": inputs.version,
-        }
+        fields = {name: getattr(flag, name) for name in FLAG_FIELDS}
+        # As stored and read back (tuples become lists), so that equal evidence compares equal.
+        fields["evidence"] = json.loads(json.dumps(flag.evidence))
         row = stored.get(flag_id)
         if row is None:
             new.append(
@@ -549,12 +568,18 @@ def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: d
                     "system_id": inputs.system.id,
                     "pulse_id": inputs.pulse.id,
                     **fields,
+                    "rules_version": inputs.version,
                     "updated_at": now,
+                    "withdrawn_at": None,
                 }
             )
-        elif any(getattr(row, name) != value for name, value in fields.items()):
+        elif row.withdrawn_at is not None or any(
+            getattr(row, name) != value for name, value in fields.items()
+        ):
             for name, value in fields.items():
                 setattr(row, name, value)
+            row.rules_version = inputs.version
+            row.withdrawn_at = None
             row.updated_at = now
     insert_rows(session, WarningSign, new)
     session.flush()

@@ -41,6 +41,7 @@ def _cells(
         ScoreCell.scope == scope,
         ScoreCell.place == place,
         ScoreCell.team.is_(None) if team is None else ScoreCell.team == team,
+        ScoreCell.withdrawn_at.is_(None),
     )
     cells: dict[int, dict[str, list[Row[Any]]]] = {}
     for row in session.execute(stmt):
@@ -141,7 +142,9 @@ def list_flags(
     """A page of the warning signs of a closed pulse, most serious first (``FLAG_ORDER``;
     ``closed``: as for publish)."""
     publish(session, system, pulse, now, closed, wait=False)
-    stmt = select(WarningSign).where(WarningSign.pulse_id == pulse.id)
+    stmt = select(WarningSign).where(
+        WarningSign.pulse_id == pulse.id, WarningSign.withdrawn_at.is_(None)
+    )
     for name in ("place", "team", "rule", "severity", "dimension", "scope"):
         value = getattr(filters, name)
         if value is not None:
