@@ -163,8 +163,10 @@ def flow(client: Any) -> None:
     assert codes == ["north-nt1", "north-nt2", "north-nt3"]
 
     signs = module("api.insights.list_warning_signs").sync(client=client, pulse="now")
-    assert isinstance(signs, models.PageWarningSignRead)
-    assert all(isinstance(sign.rule, models.Rule) for sign in signs.data)
+    assert isinstance(signs, models.WarningSignPage)
+    # Each flag comes as the typed model of its rule (the union is discriminated on `rule`).
+    typed = tuple(getattr(models, name) for name in dir(models) if name.endswith("Sign"))
+    assert signs.data and all(isinstance(sign, typed) for sign in signs.data)
     scores = module("api.insights.get_team_scores").sync(
         code="north-nt1", client=client, pulse="latest"
     )
@@ -182,12 +184,11 @@ def flow(client: Any) -> None:
         if not cursor:
             break
     assert rows > 10  # more than one page was followed
-    try:
-        participation = module("api.feeds.get_participation_feed")
-    except ImportError:
-        participation = None  # the participation feed is not in this contract
-    if participation is not None:
-        assert not isinstance(participation.sync(client=client), models.Problem)
+    counted = module("api.feeds.get_participation_feed").sync(client=client)
+    assert isinstance(counted, models.PageParticipationFeedRow)
+    assert {(row.scope, row.team, row.responses) for row in counted.data} >= {
+        (models.ResultScope.TEAM, "north-nt1", 7)
+    }
 
     missing = module(structure + "get_team").sync_detailed(code="nowhere", client=client)
     assert missing.status_code == 404 and isinstance(missing.parsed, models.Problem)

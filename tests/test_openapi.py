@@ -142,7 +142,7 @@ def test_each_enum_is_one_shared_component(name: str) -> None:
 
 
 def test_filters_and_fields_use_the_shared_enums() -> None:
-    flag = SPEC["components"]["schemas"]["WarningSignRead"]["properties"]
+    flag = SPEC["components"]["schemas"]["WarningSignFeedRow"]["properties"]
     assert flag["rule"] == {"$ref": "#/components/schemas/Rule", "description": ANY_TEXT}
     signs = {
         p["name"]: p["schema"] for p in SPEC["paths"]["/v1/warning-signs"]["get"]["parameters"]

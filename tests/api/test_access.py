@@ -56,6 +56,12 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Scope | None]] = [
     ("PUT", "/v1/rules", {"rules": {"polarised": {"amber_sd": 1.5}}}, ADMIN),
     ("GET", "/v1/feeds/scores", None, FEEDS),
     ("GET", "/v1/feeds/warning-signs", None, FEEDS),
+    ("GET", "/v1/feeds/participation", None, FEEDS),
+    ("GET", "/v1/feeds/places", None, FEEDS),
+    ("GET", "/v1/feeds/organisations", None, FEEDS),
+    ("GET", "/v1/feeds/teams", None, FEEDS),
+    ("GET", "/v1/feeds/pulses", None, FEEDS),
+    ("POST", "/v1/rules/preview", {"rules": {"polarised": {"amber_sd": 1.5}}}, READ),
     ("GET", "/metrics", None, ADMIN),
     ("GET", "/v1/audit-events", None, ADMIN),
 ]
