@@ -443,7 +443,12 @@ def test_responses_can_be_reconciled_by_pulse_team_and_external_id(
     assert sorted(ids(team="t1")) == ["a", "c"]
     assert ids(external_id="b") == ["b"]
     assert sorted(ids(pulse="2026-11")) == ["a", "b", "c"]
-    assert ids(pulse="2026-10") == [] and ids(team="nowhere") == []
+    assert ids(pulse="2026-10") == []  # a pulse of the system with no responses
+    # A filter naming a pulse or team the system does not have is a 404 naming it.
+    for name, code in (("pulse", "1999-01"), ("team", "nowhere")):
+        missing = client.get("/v1/responses", params={name: code}, headers=portal)
+        assert missing.status_code == 404, missing.text
+        assert code in missing.json()["detail"]
 
 
 def test_responses_are_paged_in_arrival_order(
@@ -470,4 +475,4 @@ def test_an_admin_erases_a_response(
     assert erased.status_code == 204 and erased.content == b""
     assert count(db) == 0
     assert_problem(client.delete(f"/v1/responses/{stored['id']}", headers=tenant.admin), 404)
-    assert_problem(client.delete("/v1/responses/not-a-uuid", headers=tenant.admin), 404)
+    assert_problem(client.delete("/v1/responses/not-a-uuid", headers=tenant.admin), 400)
