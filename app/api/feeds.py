@@ -19,7 +19,7 @@ from app.api.deps import (
 )
 from app.auth import Caller
 from app.errors import BadRequest
-from app.schemas.common import Page, UtcDatetime
+from app.schemas.common import Day, Page, UtcDatetime
 from app.schemas.feeds import ParticipationFeedRow, ScoreFeedRow, WarningSignFeedRow
 from app.services import feeds, structure
 from app.services.feeds import PARTICIPATION, SCORES, WARNING_SIGNS, Feed, FeedQuery
@@ -64,14 +64,14 @@ UpdatedTo = Annotated[
     Query(description="Only rows updated before this instant (exclusive)."),
 ]
 ClosesFrom = Annotated[
-    date | None,
+    Day | None,
     Query(
         description="Only rows of pulses that close on or after this day (inclusive; "
         "Power BI's RangeStart). A row's close date never changes: partition on it."
     ),
 ]
 ClosesTo = Annotated[
-    date | None,
+    Day | None,
     Query(description="Only rows of pulses that close before this day (exclusive; RangeEnd)."),
 ]
 Code = Annotated[str | None, Query(max_length=64)]
