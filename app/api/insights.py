@@ -163,6 +163,25 @@ def _without_suppressed(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "dimensions": dimensions}
 
 
+ClosedPulse = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=CODE_PATTERN,
+        description="Key of a closed pulse; the latest closed (`latest`) by default.",
+    ),
+]
+
+
+def _chosen_pulse(
+    session: Session, system_id: int, pulse: str | None, closed: list[Pulse]
+) -> Pulse | None:
+    """The pulse ``pulse`` names (404 if none), or the latest closed for None or `latest`."""
+    if pulse is not None and pulse != structure.LATEST:
+        return structure.get_pulse(session, system_id, pulse)
+    return closed[-1] if closed else None
+
+
 @computed.get(
     "/v1/warning-signs",
     response_model=WarningSignPage,
@@ -174,14 +193,7 @@ def warning_signs(
     caller: ReaderDep,
     session: SessionDep,
     now: NowDep,
-    pulse: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            pattern=CODE_PATTERN,
-            description="Key of a closed pulse; the latest closed (`latest`) by default.",
-        ),
-    ] = None,
+    pulse: ClosedPulse = None,
     place: Annotated[str | None, Query(max_length=64, description="Only this place.")] = None,
     team: Annotated[str | None, Query(max_length=64, description="Only this team.")] = None,
     rule: Annotated[Rule | None, Query(description="Only this rule.")] = None,
@@ -194,10 +206,7 @@ def warning_signs(
     """Warning signs of a closed pulse (an open pulse has none yet), most serious first."""
     structure.check_filters(session, caller.system_id, place=place, team=team)
     closed = publish.closed_pulses(session, caller.system_id, now)
-    if pulse is not None and pulse != structure.LATEST:
-        chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
-    else:
-        chosen = closed[-1] if closed else None
+    chosen = _chosen_pulse(session, caller.system_id, pulse, closed)
     if chosen is None or not publish.is_closed(chosen, now):
         return {"data": [], "next": None, "next_cursor": None}
     filters = reads.FlagFilters(place, team, rule, severity, dimension, scope)
@@ -227,14 +236,7 @@ def preview_rules(
     caller: ReaderDep,
     session: SessionDep,
     now: NowDep,
-    pulse: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            pattern=CODE_PATTERN,
-            description="Key of a closed pulse; the latest closed (`latest`) by default.",
-        ),
-    ] = None,
+    pulse: ClosedPulse = None,
 ) -> dict[str, Any]:
     """The flags these rules would raise for a closed pulse, from its kept cells; saves nothing."""
     _book, current = publish.rulebook(session, caller.system_id)
@@ -247,11 +249,8 @@ def preview_rules(
             "The rulebook is invalid.",
             errors=[field_error(f"/{p.path}", p.detail) for p in exc.problems],
         ) from None
-    if pulse is not None and pulse != structure.LATEST:
-        chosen: Pulse | None = structure.get_pulse(session, caller.system_id, pulse)
-    else:
-        closed = publish.closed_pulses(session, caller.system_id, now)
-        chosen = closed[-1] if closed else None
+    closed = publish.closed_pulses(session, caller.system_id, now)
+    chosen = _chosen_pulse(session, caller.system_id, pulse, closed)
     if chosen is None or not publish.is_closed(chosen, now):
         key = None if chosen is None else chosen.key
         return {"pulse": key, "based_on_version": current, "data": []}
