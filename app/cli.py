@@ -195,6 +195,7 @@ def import_csv(
     import csv
     from contextlib import ExitStack
 
+    from app.db import analyze
     from app.services.imports import ImportReport, import_responses
     from app.services.keys import get_system_by_slug
     from app.services.results.ledger import revise_late
@@ -228,6 +229,8 @@ def import_csv(
                     progress.finishing()
                     revise_late(session, found.id)  # the import may fill published pulses
                 session.commit()
+                if report.created:
+                    analyze(engine)
     except ProblemError as exc:
         _fail(exc.detail)
     except OSError as exc:
@@ -363,6 +366,7 @@ def demo(
 ) -> None:
     """Create a realistic demo system and print an admin key and commands to try."""
     from app.auth import key_secret
+    from app.db import analyze
     from app.services.demo import build_demo
     from app.services.keys import create_key
     from app.services.results.publisher import publish_pending
@@ -385,6 +389,7 @@ def demo(
             for done in publish_pending(factory, lambda: datetime.now(UTC)):
                 if done.error is not None:
                     _fail(f"{done.system}/{done.pulse}: failed: {done.error}")
+        analyze(engine)
     except ProblemError as exc:
         _fail(exc.detail)
     finally:

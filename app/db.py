@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +125,21 @@ def make_engine(
             context.is_disconnect = True
 
     return engine
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load (``pulse demo``, an import).
+
+    Autovacuum would get there, but not at once, and never for a table of fewer than 50
+    rows changed (the places and teams of a small system). Until then the planner takes
+    a freshly loaded table for nearly empty: a feed page then sorted every row after the
+    cursor and joined each to every team, 80 ms where its index answers in under 1 ms
+    (measured on the demo). SQLite plans without statistics as before.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:  # ANALYZE, unlike VACUUM, runs in a transaction
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("ANALYZE"))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

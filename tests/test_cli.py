@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.db import make_engine
 from app.main import create_app
 from app.settings import Settings
 
@@ -127,3 +129,26 @@ def test_publish_fails_clearly_when_the_database_cannot_be_reached(tmp_path: Pat
     code, _, err = run(env, "publish")
 
     assert code == 1 and "cannot be reached" in err
+
+
+def test_the_demo_leaves_postgresql_statistics_behind(scratch_url: str) -> None:
+    # A freshly loaded table taken for nearly empty made a feed page 80 ms instead of 1 ms.
+    env = {"PULSE_DATABASE_URL": scratch_url}
+    assert run(env, "db", "upgrade")[0] == 0
+    assert run(env, "demo", "--no-publish")[0] == 0
+
+    engine = make_engine(scratch_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                tables = connection.execute(text("SELECT name FROM sqlite_master")).scalars()
+                assert "sqlite_stat1" not in set(tables)  # SQLite plans as it always has
+                return
+            for table in ("place", "team", "response"):
+                rows = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                estimate = connection.execute(
+                    text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}
+                ).scalar_one()
+                assert rows > 0 and estimate == rows, (table, rows, estimate)
+    finally:
+        engine.dispose()
