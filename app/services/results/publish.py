@@ -17,6 +17,7 @@ Here too: the rulebook a computation reads, and which of a system's pulses are c
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -56,6 +57,20 @@ LOCK_SPACE = 7301
 # moved when the engine changes (tests, evidence, messages), so that every kept pulse's
 # flags are computed again once, by the new code. (Its cells, the ledger, stay as kept.)
 ENGINE = 2
+
+
+# SQLite has no advisory locks. Within the process (the embedded deployment runs one),
+# a computation of a system's results holds its lock here, so that a read finding it held
+# answers what is kept instead of computing the same results beside it, as PostgreSQL's
+# try-lock does (``publish``). Only the publisher ever waits for one.
+_LOCAL: dict[int, threading.Lock] = {}
+_LOCAL_GUARD = threading.Lock()
+
+
+def local_lock(system_id: int) -> threading.Lock:
+    """The process's lock on computing ``system_id``'s results (SQLite)."""
+    with _LOCAL_GUARD:
+        return _LOCAL.setdefault(system_id, threading.Lock())
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -221,25 +236,36 @@ def publish(
     inputs, done = _kept(session, system, pulse, now, closed)
     if done is not None and done.inputs == inputs.key:
         return done
-    if session.get_bind().dialect.name == "postgresql":
-        # One computation per system at a time: a second reader waits, then finds it done
-        # (so look again, at everything afresh), and rows are stamped in the order they are
-        # committed (below).
-        lock = (LOCK_SPACE, system.id)
-        if not wait and not session.scalar(select(func.pg_try_advisory_xact_lock(*lock))):
-            if done is not None:
-                return done  # published before, so known already: nothing new is shown
-            raise ResultsComputing(
-                f"The results of pulse {pulse.key!r} are being computed; retry shortly."
-            )
-        if wait:
-            session.execute(select(func.pg_advisory_xact_lock(*lock)))
-        session.expire_all()
-        inputs, done = _kept(session, system, pulse, now, None)
-        if done is not None and done.inputs == inputs.key:
-            return done
+    if session.get_bind().dialect.name != "postgresql":
+        held = local_lock(system.id)
+        if not held.acquire(blocking=wait):
+            return _kept_meanwhile(pulse, done)
+        try:
+            plans, flags = _compute(session, inputs, lock=True, seen=seen)
+            return _write(session, inputs, done, plans, flags, now)
+        finally:
+            held.release()
+    # One computation per system at a time: a second reader waits, then finds it done
+    # (so look again, at everything afresh), and rows are stamped in the order they are
+    # committed (below).
+    lock = (LOCK_SPACE, system.id)
+    if not wait and not session.scalar(select(func.pg_try_advisory_xact_lock(*lock))):
+        return _kept_meanwhile(pulse, done)
+    if wait:
+        session.execute(select(func.pg_advisory_xact_lock(*lock)))
+    session.expire_all()
+    inputs, done = _kept(session, system, pulse, now, None)
+    if done is not None and done.inputs == inputs.key:
+        return done
     plans, flags = _compute(session, inputs, lock=True, seen=seen)
     return _write(session, inputs, done, plans, flags, now)
+
+
+def _kept_meanwhile(pulse: Pulse, done: Publication | None) -> Publication:
+    """What a read answers while another transaction computes: the results kept before."""
+    if done is not None:
+        return done  # published before, so known already: nothing new is shown
+    raise ResultsComputing(f"The results of pulse {pulse.key!r} are being computed; retry shortly.")
 
 
 def publish_all(

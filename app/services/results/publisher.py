@@ -31,6 +31,7 @@ from app.services.results.publish import (
     compute,
     inputs_key,
     keep,
+    local_lock,
     publish,
 )
 
@@ -126,7 +127,15 @@ def _publish_one(
                 session.commit()
             return
     # SQLite: compute in a read transaction, so writers wait only while the results are kept;
-    # if the inputs changed meanwhile, compute again.
+    # if the inputs changed meanwhile, compute again. The process's lock on the system tells
+    # reads meanwhile to answer what is kept (``publish``).
+    with local_lock(item.system_id):
+        _compute_and_keep(factory, item, now, seen)
+
+
+def _compute_and_keep(
+    factory: sessionmaker[Session], item: Pending, now: Clock, seen: KeptCache | None
+) -> None:
     for _ in range(KEEP_ATTEMPTS):
         with factory() as session:
             session.connection(execution_options={READ_ONLY: True})
