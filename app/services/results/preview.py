@@ -42,7 +42,7 @@ def preview(
     team_place = structure.team_place()
     kept: Kept = {}
     for each in [*earlier, pulse]:
-        kept.update(_kept_cells(session, each))
+        kept.update(_kept_cells(session, each, whole_only=each is not pulse))
     # Team cells of earlier pulses are read at the team's place in this pulse, as publish does.
     for (pulse_key, dimension, place), cells in list(kept.items()):
         for key, moments in list(cells.items()):

@@ -76,9 +76,11 @@ def local_lock(system_id: int) -> threading.Lock:
 # -- rules ---------------------------------------------------------------------------------
 
 
-# The cells of ledgers read, by pulse and the ledger's state: a ledger's cells change only
-# when an edition is written, which moves ``editions``.
-KeptCache = dict[tuple[int, int, int | None], dict[tuple[str, str, str], dict[CellKey, Moments]]]
+# The cells of ledgers read, by pulse, the ledger's state and whether only whole cells were
+# read: a ledger's cells change only when an edition is written, which moves ``editions``.
+KeptCache = dict[
+    tuple[int, int, int | None, bool], dict[tuple[str, str, str], dict[CellKey, Moments]]
+]
 
 
 def rulebook(session: Session, system_id: int) -> tuple[Rulebook, int]:
@@ -422,7 +424,8 @@ def _compute(
                 structure = plan.structure
         else:
             assert record is not None
-            kept.update(_kept_cells_seen(session, pulse, record, seen))
+            whole_only = pulse is not inputs.pulse
+            kept.update(_kept_cells_seen(session, pulse, record, seen, whole_only))
             if pulse is inputs.pulse:
                 assert record is not None and record.structure is not None
                 structure = ledger.Structure.from_json(record.structure)
@@ -457,39 +460,49 @@ def _compute(
 
 
 def _kept_cells_seen(
-    session: Session, pulse: Pulse, record: Publication, seen: KeptCache | None
+    session: Session,
+    pulse: Pulse,
+    record: Publication,
+    seen: KeptCache | None,
+    whole_only: bool = False,
 ) -> dict[tuple[str, str, str], dict[CellKey, Moments]]:
     """``_kept_cells``, read once per state of the ledger when the caller keeps ``seen``."""
     if seen is None:
-        return _kept_cells(session, pulse)
-    key = (pulse.id, record.editions, record.responses_revision)
+        return _kept_cells(session, pulse, whole_only)
+    key = (pulse.id, record.editions, record.responses_revision, whole_only)
     if key not in seen:
-        seen[key] = _kept_cells(session, pulse)
+        seen[key] = _kept_cells(session, pulse, whole_only)
     # The caller moves cells between places: a copy of each place's cells.
     return {where: dict(cells) for where, cells in seen[key].items()}
 
 
 def _kept_cells(
-    session: Session, pulse: Pulse
+    session: Session, pulse: Pulse, whole_only: bool = False
 ) -> dict[tuple[str, str, str], dict[CellKey, Moments]]:
-    """The published cells of a pulse's ledger, with their sums."""
-    rows = session.execute(
-        select(
-            ScoreCell.scope,
-            ScoreCell.place,
-            ScoreCell.team,
-            ScoreCell.dimension,
-            ScoreCell.segment_type,
-            ScoreCell.segment,
-            ScoreCell.n,
-            ScoreCell.total,
-            ScoreCell.total_sq,
-        ).where(
-            ScoreCell.pulse_id == pulse.id,
-            ScoreCell.suppressed.is_(False),
-            ScoreCell.withdrawn_at.is_(None),
-        )
+    """The published cells of a pulse's ledger, with their sums.
+
+    ``whole_only``: the whole team and place cells alone, no breakdowns. That is all the
+    rules read of an earlier pulse (a baseline, a run of falls, whether a team was
+    reportable): a twelfth of its cells at 2,000 teams.
+    """
+    stmt = select(
+        ScoreCell.scope,
+        ScoreCell.place,
+        ScoreCell.team,
+        ScoreCell.dimension,
+        ScoreCell.segment_type,
+        ScoreCell.segment,
+        ScoreCell.n,
+        ScoreCell.total,
+        ScoreCell.total_sq,
+    ).where(
+        ScoreCell.pulse_id == pulse.id,
+        ScoreCell.suppressed.is_(False),
+        ScoreCell.withdrawn_at.is_(None),
     )
+    if whole_only:
+        stmt = stmt.where(ScoreCell.segment_type.is_(None))
+    rows = session.execute(stmt)
     kept: dict[tuple[str, str, str], dict[CellKey, Moments]] = {}
     for scope, place, team, dimension, segment_type, segment, n, total, total_sq in rows:
         cell = CellKey(scope, team if team is not None else place, segment_type, segment)
