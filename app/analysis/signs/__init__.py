@@ -18,6 +18,7 @@ functions themselves are reached through the ``rules`` module
 """
 
 from app.analysis.signs.engine import assess, warning_signs
+from app.analysis.signs.gaps import BREAKDOWNS_READ
 from app.analysis.signs.rulebook import (
     RULES,
     BelowPlace,
@@ -36,6 +37,7 @@ from app.analysis.signs.rulebook import (
 from app.analysis.signs.rules import Severity
 
 __all__ = [
+    "BREAKDOWNS_READ",
     "RULES",
     "BelowPlace",
     "Falling",

@@ -22,6 +22,15 @@ KIND_LABELS = {
 }
 
 Group = tuple[str, str, Moments]  # segment, segment in words, moments
+
+# The breakdowns any rule reads, with the scopes it reads them at: leaders and frontline
+# (hierarchy_gap, teams and places) and organisation kinds (partner_divide, places only).
+# Every other rule reads whole cells; of earlier pulses only whole cells are read. A read
+# of kept cells for the rules fetches these and no others (a quarter of a pulse's cells).
+BREAKDOWNS_READ: Mapping[str, tuple[str, ...]] = {
+    "role_group": (TEAM, PLACE),
+    "organisation_kind": (PLACE,),
+}
 EVERYONE_ELSE = "everyone_else"  # the rest of a subject beside a published segment
 
 
@@ -55,7 +64,9 @@ def partner_divide(
     current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
 ) -> list[Comparison]:
     """Each pair of organisation kinds published for a place; one alone, against the rest."""
-    if subject.scope != PLACE or not rulebook.partner_divide.enabled:
+    if subject.scope not in BREAKDOWNS_READ["organisation_kind"]:
+        return []
+    if not rulebook.partner_divide.enabled:
         return []
     kinds = sorted(
         (

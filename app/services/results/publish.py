@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey, cell_id
 from app.analysis.published import KeptCells
-from app.analysis.signs import Rulebook, assess
+from app.analysis.signs import BREAKDOWNS_READ, Rulebook, assess
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.stats import Moments
@@ -481,9 +481,10 @@ def _kept_cells(
 ) -> dict[tuple[str, str, str], dict[CellKey, Moments]]:
     """The published cells of a pulse's ledger, with their sums.
 
-    ``whole_only``: the whole team and place cells alone, no breakdowns. That is all the
-    rules read of an earlier pulse (a baseline, a run of falls, whether a team was
-    reportable): a twelfth of its cells at 2,000 teams.
+    Only the cells the rules read: whole team and place cells, and the breakdowns of
+    ``BREAKDOWNS_READ`` (not professions, for one: half of a pulse's cells). With
+    ``whole_only``, the whole cells alone: all the rules read of an earlier pulse (a
+    baseline, a run of falls, whether a team was reportable), a twelfth of its cells.
     """
     stmt = select(
         ScoreCell.scope,
@@ -500,8 +501,13 @@ def _kept_cells(
         ScoreCell.suppressed.is_(False),
         ScoreCell.withdrawn_at.is_(None),
     )
-    if whole_only:
-        stmt = stmt.where(ScoreCell.segment_type.is_(None))
+    wanted: list[ColumnElement[bool]] = [ScoreCell.segment_type.is_(None)]
+    if not whole_only:
+        wanted += [
+            and_(ScoreCell.segment_type == segment_type, ScoreCell.scope.in_(scopes))
+            for segment_type, scopes in BREAKDOWNS_READ.items()
+        ]
+    stmt = stmt.where(or_(*wanted))
     rows = session.execute(stmt)
     kept: dict[tuple[str, str, str], dict[CellKey, Moments]] = {}
     for scope, place, team, dimension, segment_type, segment, n, total, total_sq in rows:
