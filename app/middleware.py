@@ -13,7 +13,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, problem_response, shown
+from app.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    problem_response,
+    shown,
+)
 from app.view import CONTENT_SECURITY_POLICY
 
 # A gzip stream with its header and trailer (RFC 1952), as zlib reads it.
@@ -171,12 +178,8 @@ class MethodsMiddleware:
         self.routes = routes
         self.documented: list[tuple[re.Pattern[str], bool, set[str]]] | None = None
 
-    def allowed(self, scope: Scope) -> list[str]:
-        """The methods of the path: the contract's, where it has the path, else the routes'.
-
-        A path that is a resource of its own (/v1/responses/batch) is not also the template
-        beside it (/v1/responses/{response_id}), though the router would match both.
-        """
+    def _found(self, scope: Scope) -> list[tuple[bool, set[str]]]:
+        """The contract's paths that match the request's: (written without a template, methods)."""
         if self.documented is None:
             paths = scope["app"].openapi()["paths"] if "app" in scope else {}
             self.documented = [
@@ -189,7 +192,24 @@ class MethodsMiddleware:
                 )
                 for path, item in paths.items()
             ]
-        found = [(exact, ms) for rx, exact, ms in self.documented if rx.match(scope["path"])]
+        return [(exact, ms) for rx, exact, ms in self.documented if rx.match(scope["path"])]
+
+    def refused(self, scope: Scope) -> bool:
+        """The path is a resource of its own in the contract that does not take the method.
+
+        The router would hand DELETE /v1/responses/batch to DELETE
+        /v1/responses/{response_id} (and answer 400 for a short id); it is a 405.
+        """
+        exact = [ms for is_exact, ms in self._found(scope) if is_exact]
+        return bool(exact) and scope["method"] not in set().union(*exact)
+
+    def allowed(self, scope: Scope) -> list[str]:
+        """The methods of the path: the contract's, where it has the path, else the routes'.
+
+        A path that is a resource of its own (/v1/responses/batch) is not also the template
+        beside it (/v1/responses/{response_id}), though the router would match both.
+        """
+        found = self._found(scope)
         if not found:
             return allowed_methods(self.routes, scope)
         exact = [ms for is_exact, ms in found if is_exact]
@@ -222,6 +242,10 @@ class MethodsMiddleware:
                 return {"type": "http.response.body", "body": b"", "more_body": False}
             return message
 
+        if self.refused(scope):  # the 405 goes through ``change``, for its Allow and HEAD
+            refusal = MethodNotAllowed("This method is not allowed on this path.")
+            await problem_response(refusal)(scope, receive, _wrap_send(send, change))
+            return
         await self.app(scope, receive, _wrap_send(send, change))
 
 

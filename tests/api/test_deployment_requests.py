@@ -74,6 +74,9 @@ def test_other_content_encodings_are_unsupported(
         ("POST", "/healthz", "GET, HEAD, OPTIONS"),
         # A resource of its own, not also /v1/responses/{response_id} beside it.
         ("GET", "/v1/responses/batch", "OPTIONS, POST"),
+        # Found by the contract fuzzer: the router took it for DELETE /v1/responses/{id}.
+        ("DELETE", "/v1/responses/batch", "OPTIONS, POST"),
+        ("PATCH", "/v1/responses/batch", "OPTIONS, POST"),
     ],
 )
 def test_a_405_and_options_list_every_method_of_the_path(
@@ -84,6 +87,16 @@ def test_a_405_and_options_list_every_method_of_the_path(
     assert response.headers["allow"] == allow
     options = client.options(path)
     assert (options.status_code, options.headers["allow"], options.content) == (204, allow, b"")
+
+
+def test_head_on_a_path_without_get_is_a_405_without_a_body(client: TestClient) -> None:
+    response = client.head("/v1/responses/batch")
+    assert (response.status_code, response.headers["allow"], response.content) == (
+        405,
+        "OPTIONS, POST",
+        b"",
+    )
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_options_on_an_unknown_path_is_not_found(client: TestClient) -> None:
