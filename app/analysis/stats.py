@@ -83,17 +83,20 @@ def welch(a: Moments, b: Moments, alternative: Alternative = "two-sided") -> Wel
 
     ``greater`` is one-sided: the evidence that mean(a) is above mean(b).
     """
-    if a.variance is None or b.variance is None or a.mean is None or b.mean is None:
+    # Each property is read once: this runs for every comparison of every subject.
+    var_a, var_b = a.variance, b.variance
+    if var_a is None or var_b is None:  # below two scores (so also when empty)
         return replace(NO_EVIDENCE, alternative=alternative)
-    diff = a.mean - b.mean
-    se_a, se_b = a.variance / a.n, b.variance / b.n
+    mean_a, mean_b = a.total / a.n, b.total / b.n
+    diff = mean_a - mean_b
+    se_a, se_b = var_a / a.n, var_b / b.n
     se2 = se_a + se_b
     if se2 <= 0.0:
         # Both groups gave one identical score each: no spread to test against. Equal means
         # are no evidence; different ones are as certain as the data can make them (but
         # one-sided, only in the direction tested).
         df = float(a.n + b.n - 2)
-        if math.isclose(a.mean, b.mean, abs_tol=1e-12):
+        if math.isclose(mean_a, mean_b, abs_tol=1e-12):
             return WelchResult(0.0, df, 1.0, alternative)
         certain = alternative == "two-sided" or diff > 0
         return WelchResult(math.copysign(math.inf, diff), df, 0.0 if certain else 1.0, alternative)

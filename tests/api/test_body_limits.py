@@ -77,7 +77,7 @@ def test_a_body_nested_948_deep_is_a_400_on_a_live_server(
     live: tuple[str, dict[str, str]], method: str, path: str
 ) -> None:
     base, headers = live
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         problem = assert_problem(client.request(method, path, content=DEEP), 400)
     assert problem["detail"] == f"The request body is nested deeper than {MAX_DEPTH} levels."
 
@@ -87,7 +87,7 @@ def test_a_lone_surrogate_is_not_json_on_a_live_server(
     live: tuple[str, dict[str, str]], method: str, path: str
 ) -> None:
     base, headers = live
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         problem = assert_problem(client.request(method, path, content=LONE_SURROGATE), 400)
         # The connection is still good: the answer was sent whole.
         assert client.get("/healthz").status_code == 200

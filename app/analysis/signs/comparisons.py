@@ -55,7 +55,7 @@ def decide(cells: Cells, snapshot: Snapshot, subject: Subject, rulebook: Ruleboo
             continue
         statistic = test.test.t
         evidence = {
-            **test.evidence,
+            **test.evidence(),
             "test": "welch_t",
             "alternative": "one-sided" if test.test.alternative == "greater" else "two-sided",
             # An infinite t (no spread in either group) has no JSON number.

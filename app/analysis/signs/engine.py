@@ -38,12 +38,12 @@ def assess(
         raise ValueError("k must be at least 1")
     published = Published(snapshot) if kept is None else kept
     flags: list[Flag] = []
-    for place in sorted({team.place for team in snapshot.teams}):
+    by_place: dict[str, list[Team]] = defaultdict(list)  # grouped once, not once a place
+    for team in snapshot.teams:
+        by_place[team.place].append(team)
+    for place in sorted(by_place):
         cells = PlaceView(published, place)
-        teams = sorted(
-            (t for t in snapshot.teams if t.place == place and _exists(t, snapshot)),
-            key=lambda t: t.code,
-        )
+        teams = sorted((t for t in by_place[place] if _exists(t, snapshot)), key=lambda t: t.code)
         team_flags: list[Flag] = []
         for team in teams:
             subject = Subject(TEAM, team.code, place, team.formed_on)

@@ -49,7 +49,9 @@ class Comparison:
     size: float  # how far apart, to choose between comparisons of one rule and dimension
     grade: Callable[[float], Severity | None]  # severity, given the adjusted p-value
     message: Callable[[str], str]  # message, given the p-value in words
-    evidence: dict[str, Any]
+    # Built only for a comparison that fires: most of them do not, and the rounding and
+    # dictionaries of every comparison's evidence were a good part of a rule run.
+    evidence: Callable[[], dict[str, Any]]
     thresholds: dict[str, float | None]  # the rule's thresholds, by their rulebook names
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import combinations
+from typing import Any
 
 from app.analysis.cells import PLACE, TEAM, CellKey
 from app.analysis.signs import rules
@@ -103,8 +104,27 @@ def below_place(
     if rest.n < 2:
         return []
     shortfall = mean(rest) - mean(team)
-    team_n, team_mean, team_sd = side(team)
-    rest_n, rest_mean, rest_sd = side(rest)
+
+    def message(p: str) -> str:
+        (team_n, team_mean, _), (rest_n, rest_mean, _) = side(team), side(rest)
+        return (
+            f"{label(dimension)} averaged {team_mean:.2f} (n={team_n}), "
+            f"{shortfall:.2f} below the rest of the place at {rest_mean:.2f} "
+            f"(n={rest_n}, {p})"
+        )
+
+    def evidence() -> dict[str, Any]:
+        (team_n, team_mean, team_sd), (rest_n, rest_mean, rest_sd) = side(team), side(rest)
+        return {
+            "n": team_n,
+            "mean": team_mean,
+            "sd": team_sd,
+            "rest_n": rest_n,
+            "rest_mean": rest_mean,
+            "rest_sd": rest_sd,
+            "shortfall": round(shortfall, 2),
+        }
+
     return [
         Comparison(
             "below_place",
@@ -119,20 +139,8 @@ def below_place(
                 red_gap=settings.red_gap,
                 alpha=rulebook.alpha,
             ),
-            lambda p: (
-                f"{label(dimension)} averaged {team_mean:.2f} (n={team_n}), "
-                f"{shortfall:.2f} below the rest of the place at {rest_mean:.2f} "
-                f"(n={rest_n}, {p})"
-            ),
-            {
-                "n": team_n,
-                "mean": team_mean,
-                "sd": team_sd,
-                "rest_n": rest_n,
-                "rest_mean": rest_mean,
-                "rest_sd": rest_sd,
-                "shortfall": round(shortfall, 2),
-            },
+            message,
+            evidence,
             {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
         )
     ]
@@ -145,7 +153,24 @@ def _pair(
     settings: Gap = getattr(rulebook, rule)
     (segment_a, name_a, a), (segment_b, name_b, b) = first, second
     gap = mean(a) - mean(b)
-    (n_a, mean_a, sd_a), (n_b, mean_b, sd_b) = side(a), side(b)
+
+    def message(p: str) -> str:
+        (n_a, mean_a, _), (n_b, mean_b, _) = side(a), side(b)
+        return (
+            f"On {label(dimension).lower()}, {name_a} averaged {mean_a:.2f} (n={n_a}) and "
+            f"{name_b} {mean_b:.2f} (n={n_b}), {abs(gap):.2f} apart ({p})"
+        )
+
+    def evidence() -> dict[str, Any]:
+        (n_a, mean_a, sd_a), (n_b, mean_b, sd_b) = side(a), side(b)
+        return {
+            "groups": [segment_a, segment_b],
+            "n": [n_a, n_b],
+            "means": [mean_a, mean_b],
+            "sds": [sd_a, sd_b],
+            "gap": round(abs(gap), 2),
+        }
+
     return Comparison(
         rule,
         dimension,
@@ -154,16 +179,7 @@ def _pair(
         lambda p: grade(
             gap, p, amber_gap=settings.amber_gap, red_gap=settings.red_gap, alpha=rulebook.alpha
         ),
-        lambda p: (
-            f"On {label(dimension).lower()}, {name_a} averaged {mean_a:.2f} (n={n_a}) and "
-            f"{name_b} {mean_b:.2f} (n={n_b}), {abs(gap):.2f} apart ({p})"
-        ),
-        {
-            "groups": [segment_a, segment_b],
-            "n": [n_a, n_b],
-            "means": [mean_a, mean_b],
-            "sds": [sd_a, sd_b],
-            "gap": round(abs(gap), 2),
-        },
+        message,
+        evidence,
         {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 from app.analysis.signs import rules
 from app.analysis.signs.findings import Cells, Comparison, Subject, label, mean, shown, side
@@ -25,20 +26,36 @@ def falling(
         return []
     # Pool only published pulses: pooling a suppressed one would let it be derived.
     cell = subject.cell()
-    pooled = [
-        (pulse.key, cells(pulse.key, dimension)[cell])
-        for pulse in reversed(snapshot.earlier)
-        if cell in cells(pulse.key, dimension)
-    ][: rulebook.baseline_pulses][::-1]
+    pooled: list[tuple[str, Moments]] = []
+    for pulse in reversed(snapshot.earlier):
+        if len(pooled) == rulebook.baseline_pulses:
+            break
+        earlier = cells(pulse.key, dimension).get(cell)
+        if earlier is not None:
+            pooled.append((pulse.key, earlier))
     if not pooled:
         return []
+    pooled.reverse()
     baseline = sum((m for _, m in pooled), Moments())
     keys = [key for key, _ in pooled]
     span = keys[0] if len(keys) == 1 else f"{keys[0]} to {keys[-1]}"
     before, now = mean(baseline), mean(whole)
     fall = before - now
-    now_n, now_mean, now_sd = side(whole)
-    base_n, base_mean, base_sd = side(baseline)
+
+    def evidence() -> dict[str, Any]:
+        now_n, now_mean, now_sd = side(whole)
+        base_n, base_mean, base_sd = side(baseline)
+        return {
+            "n": now_n,
+            "mean": now_mean,
+            "sd": now_sd,
+            "baseline_pulses": keys,
+            "baseline_n": base_n,
+            "baseline_mean": base_mean,
+            "baseline_sd": base_sd,
+            "fall": round(fall, 2),
+        }
+
     thresholds = {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall}
     return [
         Comparison(
@@ -58,16 +75,7 @@ def falling(
                 f"{label(dimension)} fell by {shown(fall, settings.red_fall)}, "
                 f"from {before:.2f} ({span}, n={baseline.n}) to {now:.2f} (n={whole.n}, {p})"
             ),
-            {
-                "n": now_n,
-                "mean": now_mean,
-                "sd": now_sd,
-                "baseline_pulses": keys,
-                "baseline_n": base_n,
-                "baseline_mean": base_mean,
-                "baseline_sd": base_sd,
-                "fall": round(fall, 2),
-            },
+            evidence,
             thresholds,
         )
     ]
@@ -99,11 +107,23 @@ def sustained_decline(
     first, last = moments[0], moments[-1]
     keys = [pulse.key for pulse in run] + [snapshot.pulse.key]
     fall = means[0] - means[-1]
-    steps = ", ".join(
-        f"{m:.2f} ({key}, n={moment.n})"
-        for m, key, moment in zip(means, keys, moments, strict=True)
-    )
-    sds = [m.sd for m in moments]
+
+    def steps() -> str:
+        return ", ".join(
+            f"{m:.2f} ({key}, n={moment.n})"
+            for m, key, moment in zip(means, keys, moments, strict=True)
+        )
+
+    def evidence() -> dict[str, Any]:
+        sds = [m.sd for m in moments]
+        return {
+            "pulses": keys,
+            "n": [m.n for m in moments],
+            "means": [round(x, 2) for x in means],
+            "sds": [None if sd is None else round(sd, 2) for sd in sds],
+            "fall": round(fall, 2),
+        }
+
     return [
         Comparison(
             "sustained_decline",
@@ -121,15 +141,9 @@ def sustained_decline(
             ),
             lambda p: (
                 f"{label(dimension)} fell in four pulses in a row, by {fall:.2f} in all: "
-                f"{steps} ({p})"
+                f"{steps()} ({p})"
             ),
-            {
-                "pulses": keys,
-                "n": [m.n for m in moments],
-                "means": [round(x, 2) for x in means],
-                "sds": [None if sd is None else round(sd, 2) for sd in sds],
-                "fall": round(fall, 2),
-            },
+            evidence,
             {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall},
         )
     ]
@@ -144,6 +158,6 @@ def _no_run(dimension: str) -> Comparison:
         0.0,
         lambda _p: None,
         lambda _p: "",
-        {},
+        dict,
         {},
     )
