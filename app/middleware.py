@@ -177,31 +177,40 @@ class MethodsMiddleware:
         self.app = app
         self.routes = routes
         self.documented: list[tuple[re.Pattern[str], bool, set[str]]] | None = None
+        self.resources: dict[str, set[str]] = {}  # the contract's paths without a template
 
     def _found(self, scope: Scope) -> list[tuple[bool, set[str]]]:
         """The contract's paths that match the request's: (written without a template, methods)."""
-        if self.documented is None:
-            paths = scope["app"].openapi()["paths"] if "app" in scope else {}
-            self.documented = [
-                (
-                    re.compile(
-                        "^" + "[^/]+".join(map(re.escape, re.split(r"\{[^/}]+\}", path))) + "$"
-                    ),
-                    "{" not in path,
-                    {m.upper() for m in item},
-                )
-                for path, item in paths.items()
-            ]
+        self._read_contract(scope)
+        assert self.documented is not None
         return [(exact, ms) for rx, exact, ms in self.documented if rx.match(scope["path"])]
+
+    def _read_contract(self, scope: Scope) -> None:
+        if self.documented is not None:
+            return
+        paths = scope["app"].openapi()["paths"] if "app" in scope else {}
+        self.documented = [
+            (
+                re.compile("^" + "[^/]+".join(map(re.escape, re.split(r"\{[^/}]+\}", path))) + "$"),
+                "{" not in path,
+                {m.upper() for m in item},
+            )
+            for path, item in paths.items()
+        ]
+        self.resources = {
+            path: {m.upper() for m in item} for path, item in paths.items() if "{" not in path
+        }
 
     def refused(self, scope: Scope) -> bool:
         """The path is a resource of its own in the contract that does not take the method.
 
         The router would hand DELETE /v1/responses/batch to DELETE
-        /v1/responses/{response_id} (and answer 400 for a short id); it is a 405.
+        /v1/responses/{response_id} (and answer 400 for a short id); it is a 405. Asked on
+        every request, so it is one lookup, not a scan of the contract's paths.
         """
-        exact = [ms for is_exact, ms in self._found(scope) if is_exact]
-        return bool(exact) and scope["method"] not in set().union(*exact)
+        self._read_contract(scope)
+        methods = self.resources.get(scope["path"])
+        return methods is not None and scope["method"] not in methods
 
     def allowed(self, scope: Scope) -> list[str]:
         """The methods of the path: the contract's, where it has the path, else the routes'.
