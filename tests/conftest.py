@@ -21,6 +21,7 @@ from app.cli import cli
 from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
+from app.services.results import assessments
 from app.settings import Settings
 
 # On a slow, shared test machine a first read computing every pulse of the demo can take
@@ -92,6 +93,18 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def forget_assessments() -> Iterator[None]:
+    """Each test starts with no assessment kept in memory.
+
+    The tests roll their writes back, so on SQLite the next test's rows reuse the same ids
+    at the same editions (and a fixed clock), which a running service never sees.
+    """
+    assessments.KEPT.clear()
+    yield
+    assessments.KEPT.clear()
 
 
 @pytest.fixture(scope="session")

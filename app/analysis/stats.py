@@ -112,11 +112,24 @@ def welch(a: Moments, b: Moments, alternative: Alternative = "two-sided") -> Wel
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values, in the order given."""
     # Not in scipy; statsmodels has it, but is a heavy dependency for these few lines.
-    m = len(pvalues)
-    adjusted = [0.0] * m
+    return holm_smallest(pvalues, len(pvalues))
+
+
+def holm_smallest(pvalues: Sequence[float], family: int) -> list[float]:
+    """Holm-adjusted p-values of the smallest p-values of a family of ``family`` comparisons.
+
+    The comparisons not given must each have a p-value no smaller than every one given (a
+    warning sign needs an adjusted p below alpha, so those with a raw p of alpha or more
+    can be counted without being kept). Holm's adjustment of a p-value reads only the
+    p-values ranked before it and the family's size, so these are exactly the values the
+    whole family's adjustment gives them.
+    """
+    if family < len(pvalues):
+        raise ValueError("a family is never smaller than the comparisons given")
+    adjusted = [0.0] * len(pvalues)
     running = 0.0
-    for rank, index in enumerate(sorted(range(m), key=lambda i: pvalues[i])):
-        running = max(running, min(1.0, (m - rank) * pvalues[index]))
+    for rank, index in enumerate(sorted(range(len(pvalues)), key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (family - rank) * pvalues[index]))
         adjusted[index] = running
     return adjusted
 

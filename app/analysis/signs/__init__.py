@@ -6,7 +6,8 @@
     comparisons  the rules about one dimension: levels, then one Holm family of tests
     trends       comparisons over time: falling, sustained_decline
     gaps         comparisons between groups: hierarchy_gap, partner_divide, below_place
-    engine       warning_signs(snapshot, rulebook) -> flags, place by place
+    engine       warning_signs(snapshot, rulebook) -> flags, place by place; or in two
+                 steps, assessment (the comparisons, whatever the thresholds) then grade
 
 The rules read only published cells (``app.analysis.published``): decided from a
 snapshot's scores, or a closed pulse's kept ledger cells. The plain data they read and
@@ -17,7 +18,7 @@ functions themselves are reached through the ``rules`` module
 (``from app.analysis.signs import rules``).
 """
 
-from app.analysis.signs.engine import assess, warning_signs
+from app.analysis.signs.engine import Assessment, assess, assessment, grade, warning_signs
 from app.analysis.signs.gaps import BREAKDOWNS_READ
 from app.analysis.signs.rulebook import (
     RULES,
@@ -39,6 +40,7 @@ from app.analysis.signs.rules import Severity
 __all__ = [
     "BREAKDOWNS_READ",
     "RULES",
+    "Assessment",
     "BelowPlace",
     "Falling",
     "Gap",
@@ -53,5 +55,7 @@ __all__ = [
     "SustainedDecline",
     "Switch",
     "assess",
+    "assessment",
+    "grade",
     "warning_signs",
 ]

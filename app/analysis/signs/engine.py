@@ -9,16 +9,54 @@ audit keeps at 0 or at least k people.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from app.analysis.cells import PLACE, TEAM
 from app.analysis.published import KeptCells, PlaceView, Published
 from app.analysis.signs import rules
-from app.analysis.signs.comparisons import decide
+from app.analysis.signs.comparisons import Prepared, decide, prepare
 from app.analysis.signs.findings import Finding, Subject
 from app.analysis.signs.rulebook import RULES, Rulebook
 from app.analysis.snapshot import Flag, Snapshot, Team, flag_id
 from app.vocab import DIMENSIONS
+
+
+@dataclass(frozen=True)
+class TeamFacts:
+    """What the rules read of a team in a pulse, whatever the thresholds."""
+
+    team: Team
+    prepared: Prepared
+    responses: int
+    reportable: bool  # its own aggregate published in this pulse (``spreading`` counts it)
+    was_reportable: bool  # and in the pulse before (``gone_quiet``)
+
+
+@dataclass(frozen=True)
+class PlaceFacts:
+    """What the rules read of a place and its teams in a pulse, whatever the thresholds."""
+
+    place: str
+    teams: tuple[TeamFacts, ...]
+    prepared: Prepared
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A pulse's published cells read into what every rulebook's rules need of them.
+
+    Made once per state of a pulse's cells (``assessment``), graded by any rulebook with
+    the same statistical settings (``grade``): a rule change or a preview reads no cell.
+    """
+
+    snapshot: Snapshot
+    places: tuple[PlaceFacts, ...]
+
+    @property
+    def subjects(self) -> int:
+        """How many teams and places it holds (what it costs to keep, roughly)."""
+        return sum(1 + len(place.teams) for place in self.places)
 
 
 def warning_signs(snapshot: Snapshot, rulebook: Rulebook) -> list[Flag]:
@@ -34,28 +72,58 @@ def assess(
     With ``kept``, the rules read those cells (a closed pulse's ledger) and no disclosure
     decision is made; else the cells are decided from the snapshot's scores.
     """
+    published = Published(snapshot) if kept is None else kept
+    return grade(assessment(snapshot, rulebook, published), rulebook), published
+
+
+def assessment(
+    snapshot: Snapshot, rulebook: Rulebook, published: Published | KeptCells
+) -> Assessment:
+    """Every comparison the published cells allow, and the facts the other rules read.
+
+    Of ``rulebook`` only the statistical settings are read (``comparisons.prepare``).
+    """
     if snapshot.k < 1:
         raise ValueError("k must be at least 1")
-    published = Published(snapshot) if kept is None else kept
-    flags: list[Flag] = []
+    pulse = snapshot.pulse.key
+    previous = snapshot.earlier[-1].key if snapshot.earlier else None
     by_place: dict[str, list[Team]] = defaultdict(list)  # grouped once, not once a place
     for team in snapshot.teams:
         by_place[team.place].append(team)
+    places = []
     for place in sorted(by_place):
         cells = PlaceView(published, place)
         teams = sorted((t for t in by_place[place] if _exists(t, snapshot)), key=lambda t: t.code)
+        facts = tuple(
+            TeamFacts(
+                team,
+                prepare(cells, snapshot, Subject(TEAM, team.code, place, team.formed_on), rulebook),
+                snapshot.responses.get((pulse, team.code), 0),
+                cells.reportable(pulse, team.code),
+                previous is not None and cells.reportable(previous, team.code),
+            )
+            for team in teams
+        )
+        whole = prepare(cells, snapshot, Subject(PLACE, place, place), rulebook)
+        places.append(PlaceFacts(place, facts, whole))
+    return Assessment(snapshot, tuple(places))
+
+
+def grade(assessed: Assessment, rulebook: Rulebook) -> list[Flag]:
+    """The warning signs a rulebook raises from an assessment, in a stable order."""
+    snapshot = assessed.snapshot
+    flags: list[Flag] = []
+    for place in assessed.places:
         team_flags: list[Flag] = []
-        for team in teams:
-            subject = Subject(TEAM, team.code, place, team.formed_on)
-            findings = decide(cells, snapshot, subject, rulebook)
-            findings += _participation(snapshot, cells, team, rulebook)
-            team_flags += _flags(snapshot, subject, findings)
-        subject = Subject(PLACE, place, place)
-        findings = decide(cells, snapshot, subject, rulebook)
-        findings += _spreading(snapshot, cells, teams, team_flags, rulebook)
-        flags += team_flags + _flags(snapshot, subject, findings)
+        for facts in place.teams:
+            findings = decide(facts.prepared, snapshot, rulebook)
+            findings += _participation(snapshot, facts, rulebook)
+            team_flags += _flags(snapshot, facts.prepared.subject, findings)
+        findings = decide(place.prepared, snapshot, rulebook)
+        findings += _spreading(place, team_flags, rulebook)
+        flags += team_flags + _flags(snapshot, place.prepared.subject, findings)
     order = {rule: i for i, rule in enumerate(RULES)}
-    ordered = sorted(
+    return sorted(
         flags,
         key=lambda f: (
             f.place,
@@ -65,7 +133,6 @@ def assess(
             -1 if f.dimension is None else DIMENSIONS.index(f.dimension),
         ),
     )
-    return ordered, published
 
 
 def _exists(team: Team, snapshot: Snapshot) -> bool:
@@ -102,15 +169,13 @@ def _flags(snapshot: Snapshot, subject: Subject, findings: list[Finding]) -> lis
     ]
 
 
-def _participation(
-    snapshot: Snapshot, cells: PlaceView, team: Team, rulebook: Rulebook
-) -> list[Finding]:
+def _participation(snapshot: Snapshot, facts: TeamFacts, rulebook: Rulebook) -> list[Finding]:
     """The rules about who responded: low_participation, insufficient_responses, gone_quiet."""
-    responses = snapshot.responses.get((snapshot.pulse.key, team.code), 0)
+    team, responses = facts.team, facts.responses
     found: list[Finding] = []
     previous = snapshot.earlier[-1].key if snapshot.earlier else None
     if rulebook.gone_quiet.enabled and previous is not None:
-        severity = rules.gone_quiet(cells.reportable(previous, team.code), responses)
+        severity = rules.gone_quiet(facts.was_reportable, responses)
         if severity is not None:
             message = f"No responses in {snapshot.pulse.key}, after a reportable {previous}"
             evidence: dict[str, Any] = {"responses": responses, "previous_pulse": previous}
@@ -143,18 +208,12 @@ def _participation(
     return found
 
 
-def _spreading(
-    snapshot: Snapshot,
-    cells: PlaceView,
-    teams: list[Team],
-    team_flags: list[Flag],
-    rulebook: Rulebook,
-) -> list[Finding]:
+def _spreading(place: PlaceFacts, team_flags: list[Flag], rulebook: Rulebook) -> list[Finding]:
     """The share of a place's reportable teams carrying an amber or red flag."""
     settings = rulebook.spreading
     if not settings.enabled:
         return []
-    reportable = {t.code for t in teams if cells.reportable(snapshot.pulse.key, t.code)}
+    reportable = {facts.team.code for facts in place.teams if facts.reportable}
     flagged = {f.team for f in team_flags if f.severity != "info" and f.team in reportable}
     severity = rules.spreading(
         len(flagged),

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from app.analysis.cells import CellKey
+from app.analysis.signs.rulebook import Rulebook
 from app.analysis.signs.rules import Severity
 from app.analysis.stats import Moments, WelchResult
 
@@ -41,18 +42,23 @@ class Finding:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A comparison made, waiting for its adjusted p-value."""
+    """A comparison made, waiting for its adjusted p-value and the thresholds to grade it by.
+
+    What it holds depends on the published cells alone, never on the rulebook's thresholds
+    or on which rules are enabled: a rule change grades the comparisons made before
+    (``comparisons.Prepared``) without making them again.
+    """
 
     rule: str
     dimension: str
     test: WelchResult
     size: float  # how far apart, to choose between comparisons of one rule and dimension
-    grade: Callable[[float], Severity | None]  # severity, given the adjusted p-value
-    message: Callable[[str], str]  # message, given the p-value in words
+    # Severity, given the rulebook and the adjusted p-value.
+    grade: Callable[[Rulebook, float], Severity | None]
+    message: Callable[[Rulebook, str], str]  # message, given the rulebook and the p in words
     # Built only for a comparison that fires: most of them do not, and the rounding and
     # dictionaries of every comparison's evidence were a good part of a rule run.
     evidence: Callable[[], dict[str, Any]]
-    thresholds: dict[str, float | None]  # the rule's thresholds, by their rulebook names
 
     @property
     def p(self) -> float:

@@ -10,7 +10,7 @@ from app.analysis.cells import PLACE, TEAM, CellKey
 from app.analysis.signs import rules
 from app.analysis.signs.findings import Comparison, Subject, label, mean, side
 from app.analysis.signs.rulebook import Gap, Rulebook
-from app.analysis.signs.rules import GapRule
+from app.analysis.signs.rules import GapRule, Severity
 from app.analysis.stats import Moments, welch
 
 KIND_LABELS = {
@@ -36,20 +36,18 @@ EVERYONE_ELSE = "everyone_else"  # the rest of a subject beside a published segm
 
 
 def hierarchy_gap(
-    current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
+    current: Mapping[CellKey, Moments], subject: Subject, dimension: str
 ) -> list[Comparison]:
     """Leaders against frontline staff; when one of them is withheld, the other against the rest.
 
     The rest of the subject (its whole cell less the published segment) is a difference of
     published cells, so it covers nobody or at least k people; the withheld cell is never read.
     """
-    if not rulebook.hierarchy_gap.enabled:
-        return []
     leaders = current.get(subject.cell("role_group", "leaders"))
     frontline = current.get(subject.cell("role_group", "frontline"))
     if leaders is not None and frontline is not None:
         groups = ("leaders", "leaders", leaders), ("frontline", "frontline staff", frontline)
-        return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *groups, rulebook)]
+        return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *groups)]
     whole = current.get(subject.cell())
     for segment, words, group in (
         ("leaders", "leaders", leaders),
@@ -57,17 +55,15 @@ def hierarchy_gap(
     ):
         if group is not None and whole is not None and (rest := whole - group).n >= 2:
             pair = (segment, words, group), (EVERYONE_ELSE, "everyone else", rest)
-            return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *pair, rulebook)]
+            return [_pair("hierarchy_gap", rules.hierarchy_gap, dimension, *pair)]
     return []
 
 
 def partner_divide(
-    current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
+    current: Mapping[CellKey, Moments], subject: Subject, dimension: str
 ) -> list[Comparison]:
     """Each pair of organisation kinds published for a place; one alone, against the rest."""
     if subject.scope not in BREAKDOWNS_READ["organisation_kind"]:
-        return []
-    if not rulebook.partner_divide.enabled:
         return []
     kinds = sorted(
         (
@@ -85,19 +81,18 @@ def partner_divide(
         # place (place less the kind, a difference of published cells).
         kinds.append((EVERYONE_ELSE, "everyone else in the place", rest))
     return [
-        _pair("partner_divide", rules.partner_divide, dimension, a, b, rulebook)
+        _pair("partner_divide", rules.partner_divide, dimension, a, b)
         for a, b in combinations(kinds, 2)
     ]
 
 
 def below_place(
-    current: Mapping[CellKey, Moments], subject: Subject, dimension: str, rulebook: Rulebook
+    current: Mapping[CellKey, Moments], subject: Subject, dimension: str
 ) -> list[Comparison]:
     """A team against the rest of its place, when team and place are published."""
-    settings = rulebook.below_place
     team = current.get(subject.cell())
     place = current.get(CellKey(PLACE, subject.place))
-    if subject.scope != TEAM or not settings.enabled or team is None or place is None:
+    if subject.scope != TEAM or team is None or place is None:
         return []
     # Place minus team: both published, so the audit keeps this at 0 or k people or more.
     rest = place - team
@@ -105,7 +100,7 @@ def below_place(
         return []
     shortfall = mean(rest) - mean(team)
 
-    def message(p: str) -> str:
+    def message(_book: Rulebook, p: str) -> str:
         (team_n, team_mean, _), (rest_n, rest_mean, _) = side(team), side(rest)
         return (
             f"{label(dimension)} averaged {team_mean:.2f} (n={team_n}), "
@@ -132,29 +127,25 @@ def below_place(
             # One-sided: only a team below its place is a warning sign.
             welch(rest, team, "greater"),
             shortfall,
-            lambda p: rules.below_place(
+            lambda book, p: rules.below_place(
                 shortfall,
                 p,
-                amber_gap=settings.amber_gap,
-                red_gap=settings.red_gap,
-                alpha=rulebook.alpha,
+                amber_gap=book.below_place.amber_gap,
+                red_gap=book.below_place.red_gap,
+                alpha=book.alpha,
             ),
             message,
             evidence,
-            {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
         )
     ]
 
 
-def _pair(
-    rule: str, grade: GapRule, dimension: str, first: Group, second: Group, rulebook: Rulebook
-) -> Comparison:
+def _pair(rule: str, grade: GapRule, dimension: str, first: Group, second: Group) -> Comparison:
     """Two groups of one subject, either of which may be the lower: a two-sided test."""
-    settings: Gap = getattr(rulebook, rule)
     (segment_a, name_a, a), (segment_b, name_b, b) = first, second
     gap = mean(a) - mean(b)
 
-    def message(p: str) -> str:
+    def message(_book: Rulebook, p: str) -> str:
         (n_a, mean_a, _), (n_b, mean_b, _) = side(a), side(b)
         return (
             f"On {label(dimension).lower()}, {name_a} averaged {mean_a:.2f} (n={n_a}) and "
@@ -176,10 +167,12 @@ def _pair(
         dimension,
         welch(a, b),
         abs(gap),
-        lambda p: grade(
-            gap, p, amber_gap=settings.amber_gap, red_gap=settings.red_gap, alpha=rulebook.alpha
-        ),
+        lambda book, p: _grade_gap(book, rule, grade, gap, p),
         message,
         evidence,
-        {"amber_gap": settings.amber_gap, "red_gap": settings.red_gap},
     )
+
+
+def _grade_gap(book: Rulebook, rule: str, grade: GapRule, gap: float, p: float) -> Severity | None:
+    settings: Gap = getattr(book, rule)
+    return grade(gap, p, amber_gap=settings.amber_gap, red_gap=settings.red_gap, alpha=book.alpha)

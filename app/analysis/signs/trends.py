@@ -20,10 +20,10 @@ def falling(
     whole: Moments,
     rulebook: Rulebook,
 ) -> list[Comparison]:
-    """The subject against its pooled baseline: up to three earlier pulses it was published in."""
-    settings = rulebook.falling
-    if not settings.enabled:
-        return []
+    """The subject against its pooled baseline: up to three earlier pulses it was published in.
+
+    Of ``rulebook``, only ``baseline_pulses`` is read here; the thresholds grade it later.
+    """
     # Pool only published pulses: pooling a suppressed one would let it be derived.
     cell = subject.cell()
     pooled: list[tuple[str, Moments]] = []
@@ -56,7 +56,6 @@ def falling(
             "fall": round(fall, 2),
         }
 
-    thresholds = {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall}
     return [
         Comparison(
             "falling",
@@ -64,19 +63,18 @@ def falling(
             # One-sided: only a fall is a warning sign; a rise is not tested for.
             welch(baseline, whole, "greater"),
             fall,
-            lambda p: rules.falling(
+            lambda book, p: rules.falling(
                 fall,
                 p,
-                amber_fall=settings.amber_fall,
-                red_fall=settings.red_fall,
-                alpha=rulebook.alpha,
+                amber_fall=book.falling.amber_fall,
+                red_fall=book.falling.red_fall,
+                alpha=book.alpha,
             ),
-            lambda p: (
-                f"{label(dimension)} fell by {shown(fall, settings.red_fall)}, "
+            lambda book, p: (
+                f"{label(dimension)} fell by {shown(fall, book.falling.red_fall)}, "
                 f"from {before:.2f} ({span}, n={baseline.n}) to {now:.2f} (n={whole.n}, {p})"
             ),
             evidence,
-            thresholds,
         )
     ]
 
@@ -90,9 +88,8 @@ def sustained_decline(
     rulebook: Rulebook,
 ) -> list[Comparison]:
     """The first against the last of four reportable pulses in a row; fires when each mean fell."""
-    settings = rulebook.sustained_decline
     run = snapshot.earlier[-3:]
-    if not settings.enabled or len(run) < 3:
+    if len(run) < 3:
         return []
     series = [cells(pulse.key, dimension).get(subject.cell()) for pulse in run]
     moments = [m for m in series if m is not None] + [whole]
@@ -132,19 +129,18 @@ def sustained_decline(
             # credibly above the last, one-sided as only a decline is looked for.
             welch(first, last, "greater"),
             fall,
-            lambda p: rules.sustained_decline(
+            lambda book, p: rules.sustained_decline(
                 means,
                 p,
-                amber_fall=settings.amber_fall,
-                red_fall=settings.red_fall,
-                alpha=rulebook.alpha,
+                amber_fall=book.sustained_decline.amber_fall,
+                red_fall=book.sustained_decline.red_fall,
+                alpha=book.alpha,
             ),
-            lambda p: (
+            lambda _book, p: (
                 f"{label(dimension)} fell in four pulses in a row, by {fall:.2f} in all: "
                 f"{steps()} ({p})"
             ),
             evidence,
-            {"amber_fall": settings.amber_fall, "red_fall": settings.red_fall},
         )
     ]
 
@@ -156,8 +152,7 @@ def _no_run(dimension: str) -> Comparison:
         dimension,
         WelchResult(0.0, 0.0, 1.0, "greater"),
         0.0,
-        lambda _p: None,
-        lambda _p: "",
+        lambda _book, _p: None,
+        lambda _book, _p: "",
         dict,
-        {},
     )

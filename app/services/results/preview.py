@@ -9,58 +9,31 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.analysis.published import KeptCells
-from app.analysis.signs import Rulebook, assess
-from app.analysis.snapshot import Flag, Snapshot
-from app.analysis.snapshot import Pulse as PulseFacts
-from app.errors import ResultsComputing
+from app.analysis.signs import Rulebook, grade
+from app.analysis.snapshot import Flag
 from app.models import Pulse, System
-from app.services.aggregation import response_counts
-from app.services.results import ledger
 from app.services.results.publish import (
     EARLIER,
-    Kept,
-    _kept_cells,
-    _publication,
     closed_pulses,
-    closes_on,
+    kept_assessment,
+    publication_records,
 )
 
 
 def preview(
     session: Session, system: System, pulse: Pulse, book: Rulebook, now: datetime
 ) -> list[Flag]:
-    """The flags ``book`` would raise for a closed pulse, read from its kept cells."""
-    record = _publication(session, system.id, pulse.id)
-    if record is None or record.structure is None or record.k is None:
-        raise ResultsComputing(
-            f"The results of pulse {pulse.key!r} are not kept yet; retry shortly."
-        )
+    """The flags ``book`` would raise for a closed pulse, read from its kept cells.
+
+    The pulse's assessment (its comparisons) is the one kept in memory when there is one,
+    as a rule change's is: a preview grades it, and reads no cell. Raises
+    ``ResultsComputing`` when the pulse's results are not kept yet.
+    """
     closed = closed_pulses(session, system.id, now)
     earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
-    structure = ledger.Structure.from_json(record.structure)
-    team_place = structure.team_place()
-    kept: Kept = {}
-    for each in [*earlier, pulse]:
-        kept.update(_kept_cells(session, each, whole_only=each is not pulse))
-    # Team cells of earlier pulses are read at the team's place in this pulse, as publish does.
-    for (pulse_key, dimension, place), cells in list(kept.items()):
-        for key, moments in list(cells.items()):
-            if key.scope == "team" and team_place.get(key.subject, place) != place:
-                del cells[key]
-                kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = moments
     pulses = [*earlier, pulse]
-    counts = response_counts(session, system.id, [p.id for p in pulses])
-    key_of = {p.id: p.key for p in pulses}
-    snapshot = Snapshot(
-        system=system.slug,
-        pulse=PulseFacts(pulse.key, closes_on(pulse)),
-        earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in earlier),
-        teams=tuple(structure.facts()),
-        responses={(key_of[p], team): n for (p, team), n in counts.items()},
-        scores={},
-        k=record.k,
-        adoption_months=system.adoption_months,
+    records = publication_records(session, system.id, pulses)
+    assessed = kept_assessment(
+        session, system, pulse, earlier, records, system.adoption_months, book
     )
-    flags, _ = assess(snapshot, book, KeptCells(kept, team_place))
-    return flags
+    return grade(assessed, book)

@@ -18,7 +18,7 @@ Here too: the rulebook a computation reads, and which of a system's pulses are c
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey, cell_id
 from app.analysis.published import KeptCells
-from app.analysis.signs import BREAKDOWNS_READ, Rulebook, assess
+from app.analysis.signs import BREAKDOWNS_READ, Assessment, Rulebook, assessment, grade
 from app.analysis.snapshot import Flag, Snapshot
 from app.analysis.snapshot import Pulse as PulseFacts
 from app.analysis.stats import Moments
@@ -44,7 +44,7 @@ from app.models import (
 )
 from app.services.aggregation import response_counts
 from app.services.bulk import insert_rows
-from app.services.results import ledger, participation
+from app.services.results import assessments, ledger, participation
 from app.services.results.revisions import revise
 from app.vocab import PulseStatus
 
@@ -391,12 +391,25 @@ def _write(
         done = Publication(system_id=system_id, pulse_id=inputs.pulse.id, editions=0)
         session.add(done)
     assert done.structure is not None
-    participation.sync(session, inputs.system, inputs.pulse, done.structure, now)
+    if plans or not _rules_alone(inputs, done):
+        participation.sync(session, inputs.system, inputs.pulse, done.structure, now)
     done.inputs = inputs.key
     done.rules_version = inputs.version
     done.computed_at = now
     session.flush()
     return done
+
+
+def _rules_alone(inputs: _Inputs, done: Publication) -> bool:
+    """Whether the kept results differ from the inputs by the rulebook alone.
+
+    Then nothing participation counts has changed since it was kept (the same pulses,
+    responses revisions and adoption window), and a rule change leaves it as it is.
+    """
+    if done.rules_version == inputs.version:
+        return False
+    pulses = [*inputs.earlier, inputs.pulse]
+    return done.inputs == _digest(inputs.adoption_months, done.rules_version, pulses)
 
 
 def _compute(
@@ -405,36 +418,190 @@ def _compute(
     """The ledger editions due for the pulse and those before it, and the pulse's flags.
 
     The rules read the ledger's published cells only: no disclosure decision is made here
-    except the first publication (or a revision) of a pulse whose ledger is due.
+    except the first publication (or a revision) of a pulse whose ledger is due. When no
+    edition is due, the pulse's assessment (its comparisons, whatever the thresholds) is
+    the one kept in memory for those cells if there is one (``results.assessments``), so a
+    rule change only grades it.
     """
     pulses = [*inputs.earlier, inputs.pulse]
     plans: list[ledger.Plan] = []
-    kept: Kept = {}
-    structure: ledger.Structure | None = None
+    records: dict[int, Publication | None] = {}
     for pulse in pulses:
         record = _publication(session, inputs.system.id, pulse.id)
         if lock:
             ledger.lock(session, pulse.id)
         plan = ledger.plan(session, inputs.system, pulse, record)
+        records[pulse.id] = record
         if plan is not None:
             plans.append(plan)
+    book = inputs.book()
+    if not plans:
+        assessed = kept_assessment(
+            session,
+            inputs.system,
+            inputs.pulse,
+            inputs.earlier,
+            records,
+            inputs.adoption_months,
+            book,
+            seen,
+        )
+        return plans, grade(assessed, book)
+    # An edition is due: the rules read the cells it plans (not kept yet, so their
+    # assessment is not kept in memory either) beside the kept cells of the other pulses.
+    kept: Kept = {}
+    planned = {plan.pulse_id: plan for plan in plans}
+    for pulse in pulses:
+        plan = planned.get(pulse.id)
+        if plan is not None:
             for (dimension, place), cells in plan.kept.items():
                 kept[(pulse.key, dimension, place)] = cells
-            if pulse is inputs.pulse:
-                structure = plan.structure
         else:
+            record = records[pulse.id]
             assert record is not None
-            whole_only = pulse is not inputs.pulse
-            kept.update(_kept_cells_seen(session, pulse, record, seen, whole_only))
-            if pulse is inputs.pulse:
-                assert record is not None and record.structure is not None
-                structure = ledger.Structure.from_json(record.structure)
-    assert structure is not None
-    k = plans[-1].k if plans and plans[-1].pulse_id == inputs.pulse.id else None
-    if k is None:
-        record = _publication(session, inputs.system.id, inputs.pulse.id)
-        assert record is not None and record.k is not None
-        k = record.k
+            kept.update(_kept_cells_seen(session, pulse, record, seen, pulse is not inputs.pulse))
+    current = planned.get(inputs.pulse.id)
+    if current is not None:
+        structure, k = current.structure, current.k
+    else:
+        record = records[inputs.pulse.id]
+        assert record is not None and record.structure is not None and record.k is not None
+        structure, k = ledger.Structure.from_json(record.structure), record.k
+    assessed = _assessment(
+        session,
+        inputs.system,
+        inputs.pulse,
+        inputs.earlier,
+        kept,
+        structure,
+        k,
+        inputs.adoption_months,
+        book,
+    )
+    return plans, grade(assessed, book)
+
+
+def kept_assessment(
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    earlier: Sequence[Pulse],
+    records: Mapping[int, Publication | None],
+    adoption_months: int,
+    book: Rulebook,
+    seen: KeptCache | None = None,
+) -> Assessment:
+    """A pulse's assessment from the kept cells of it and of ``earlier``: kept in memory.
+
+    ``records`` holds the publication record of each of those pulses (None: none kept).
+    Made from the committed ledger only: a caller with an edition due uses ``_assessment``.
+    """
+    record = records[pulse.id]
+    if record is None or record.structure is None or record.k is None:
+        raise ResultsComputing(
+            f"The results of pulse {pulse.key!r} are not kept yet; retry shortly."
+        )
+    key = assessment_key(system, pulse, earlier, records, adoption_months, book)
+    assessed = assessments.KEPT.get(key)
+    if assessed is not None:
+        return assessed
+    cells: Kept = {}
+    for each in [*earlier, pulse]:
+        kept = records[each.id]
+        whole_only = each is not pulse
+        if kept is None:
+            cells.update(_kept_cells(session, each, whole_only))
+        else:
+            cells.update(_kept_cells_seen(session, each, kept, seen, whole_only))
+    structure = ledger.Structure.from_json(record.structure)
+    assessed = _assessment(
+        session, system, pulse, earlier, cells, structure, record.k, adoption_months, book
+    )
+    assessments.KEPT.put(key, assessed)
+    return assessed
+
+
+def assessment_key(
+    system: System,
+    pulse: Pulse,
+    earlier: Sequence[Pulse],
+    records: Mapping[int, Publication | None],
+    adoption_months: int,
+    book: Rulebook,
+) -> tuple[Any, ...]:
+    """What a pulse's assessment is made from, as the key it is kept in memory under."""
+    ledgers: list[tuple[Any, ...]] = []
+    for each in [*earlier, pulse]:
+        kept = records[each.id]
+        # The first publication's time besides the ids: a database restored or made
+        # afresh under a running process, with the same ids, is not taken for this one.
+        state = (
+            (None, None, None)
+            if kept is None
+            else (kept.editions, kept.responses_revision, kept.published_at)
+        )
+        ledgers.append((each.id, str(closes_on(each)), each.revision, *state))
+    return (
+        ENGINE,
+        system.id,
+        pulse.id,
+        adoption_months,
+        book.alpha,
+        book.baseline_pulses,
+        tuple(ledgers),
+    )
+
+
+def publication_records(
+    session: Session, system_id: int, pulses: Sequence[Pulse]
+) -> dict[int, Publication | None]:
+    """The publication record of each of some pulses, by pulse id (None: none kept)."""
+    records: dict[int, Publication | None] = {p.id: None for p in pulses}
+    for record in session.scalars(
+        select(Publication).where(
+            Publication.system_id == system_id,
+            Publication.pulse_id.in_([p.id for p in pulses]),
+        )
+    ):
+        records[record.pulse_id] = record
+    return records
+
+
+def warm(session: Session, system: System, pulse: Pulse, closed: list[Pulse]) -> bool:
+    """Make and keep a closed pulse's assessment if it is not kept; whether one was made.
+
+    The publisher calls this when it has nothing due, so that the first rule change or
+    preview after a start, or after a pulse is published, grades rather than reads.
+    """
+    earlier = _earlier(closed, pulse)
+    pulses = [*earlier, pulse]
+    records = publication_records(session, system.id, pulses)
+    current = records[pulse.id]
+    if current is None or current.structure is None or current.k is None:
+        return False  # not published yet: the publisher publishes it first
+    adoption_months = session.execute(
+        select(System.adoption_months).where(System.id == system.id)
+    ).scalar_one()
+    book = rulebook(session, system.id)[0]
+    key = assessment_key(system, pulse, earlier, records, adoption_months, book)
+    if key in assessments.KEPT:
+        return False
+    kept_assessment(session, system, pulse, earlier, records, adoption_months, book)
+    return True
+
+
+def _assessment(
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    earlier: Sequence[Pulse],
+    kept: Kept,
+    structure: ledger.Structure,
+    k: int,
+    adoption_months: int,
+    book: Rulebook,
+) -> Assessment:
+    """The comparisons of a pulse's rules over cells read (changed: team cells re-placed)."""
     team_place = structure.team_place()
     # Team cells of earlier pulses are read at the team's place in this pulse.
     for (pulse_key, dimension, place), cells in list(kept.items()):
@@ -442,21 +609,20 @@ def _compute(
             if key.scope == "team" and team_place.get(key.subject, place) != place:
                 del cells[key]
                 kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = moments
-    ids = [p.id for p in pulses]
-    counts = response_counts(session, inputs.system.id, ids)
+    pulses = [*earlier, pulse]
+    counts = response_counts(session, system.id, [p.id for p in pulses])
     key_of = {p.id: p.key for p in pulses}
     snapshot = Snapshot(
-        system=inputs.system.slug,
-        pulse=PulseFacts(inputs.pulse.key, closes_on(inputs.pulse)),
-        earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in inputs.earlier),
+        system=system.slug,
+        pulse=PulseFacts(pulse.key, closes_on(pulse)),
+        earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in earlier),
         teams=tuple(structure.facts()),
         responses={(key_of[p], team): n for (p, team), n in counts.items()},
         scores={},
         k=k,
-        adoption_months=inputs.adoption_months,
+        adoption_months=adoption_months,
     )
-    flags, _ = assess(snapshot, inputs.book(), KeptCells(kept, team_place))
-    return plans, flags
+    return assessment(snapshot, book, KeptCells(kept, team_place))
 
 
 def _kept_cells_seen(

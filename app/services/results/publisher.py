@@ -4,7 +4,9 @@ A closed pulse's scores and warning signs are kept once computed (``results.publ
 Left to the first read, that computation falls on an analyst's request; the publisher
 makes it beforehand: when a pulse closes, when the structure, the rules or a closed
 pulse's responses change (a request that revised the system nudges it), and every
-``interval`` seconds for pulses that closed by date with nobody asking.
+``interval`` seconds for pulses that closed by date with nobody asking. With nothing due,
+it keeps in memory the assessments of the recent pulses (``results.assessments``), so
+that a rule change grades them without reading their cells again.
 
 A read that arrives while the publisher is computing waits for it and then reads
 (PostgreSQL: the per-system advisory lock; SQLite: the write lock), so a pulse is never
@@ -33,6 +35,7 @@ from app.services.results.publish import (
     keep,
     local_lock,
     publish,
+    warm,
 )
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,24 @@ def publish_pending(
     return done
 
 
+def warm_recent(factory: sessionmaker[Session], now: Clock, stopping: Callable[[], bool]) -> int:
+    """Keep in memory the assessments of each system's recent published pulses; how many made.
+
+    One pulse at a time, asking ``stopping`` before each: a nudge (something due) or a stop
+    comes first. A rule change or a preview then grades these rather than reading cells.
+    """
+    made = 0
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        for system in session.scalars(select(System).order_by(System.id)).all():
+            closed = closed_pulses(session, system.id, now())
+            for pulse in reversed(closed[-RECENT:]):
+                if stopping():
+                    return made
+                made += warm(session, system, pulse, closed)
+    return made
+
+
 def _publish_one(
     factory: sessionmaker[Session], item: Pending, now: Clock, seen: KeptCache | None = None
 ) -> None:
@@ -176,6 +197,9 @@ class Publisher:
         """Something a closed pulse depends on changed: look again soon."""
         self._wake.set()
 
+    def _interrupted(self) -> bool:
+        return self._stop.is_set() or self._wake.is_set()
+
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -190,6 +214,8 @@ class Publisher:
         while not self._stop.is_set():
             try:
                 publish_pending(self._factory, self._now, self._stop.is_set)
+                # Nothing due: make ready what a rule change will grade, unless nudged.
+                warm_recent(self._factory, self._now, self._interrupted)
             except Exception:  # a database outage must not end the thread; try again later
                 log.exception("publishing pending pulses failed; retrying in %s s", self._interval)
             self._wake.wait(self._interval)
