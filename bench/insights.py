@@ -150,7 +150,9 @@ def rule_change(
     headers = {"Authorization": f"Bearer {key}"}
     book = client.get(f"{base}/v1/rules", headers=headers).json()
     rules = book["rules"]
-    rules["low_score"]["amber_below"] = 3.5  # more teams flagged
+    # More teams flagged, each change: 3.5 at the first, then 0.1 more.
+    low = rules["low_score"]
+    low["amber_below"] = 3.5 if low["amber_below"] < 3.5 else round(low["amber_below"] + 0.1, 2)
     start = time.perf_counter()
     changed = client.put(
         f"{base}/v1/rules", headers=headers, json={"version": book["version"], "rules": rules}
@@ -200,7 +202,7 @@ def main() -> None:
     latest = pulses[-1][0]
     print(
         "teams  responses  pandas_s  publish_s  first_s  repeat_s  first/pandas  "
-        "pandas/repeat  flags  rules_s  before_s  moved_s"
+        "pandas/repeat  flags  rules_s  again_s  before_s  moved_s"
     )
     for teams in args.teams:
         with (
@@ -224,15 +226,18 @@ def main() -> None:
                 first, flags = pull_all(client, base, key)
                 repeat = min(pull_all(client, base, key)[0] for _ in range(5))
                 rules_s = rule_change(client, base, key, pulses, url)
+                # Once the service has the pulses' comparisons in memory (the first change
+                # made any the publisher had not made yet), as it has after being up a while.
+                again_s = rule_change(client, base, key, pulses, url)
                 before_s, after_s = structure_change(client, base, key, pulses)
             print(
                 f"{teams:5d}  {rows:9d}  {pandas_s:8.3f}  {publish_s:9.2f}  {first:7.3f}  "
                 f"{repeat:8.3f}  {first / pandas_s:11.2f}x  {pandas_s / repeat:12.1f}x  "
-                f"{flags:5d}  {rules_s:7.2f}  {before_s:9.3f}  {after_s:8.3f}"
+                f"{flags:5d}  {rules_s:7.2f}  {again_s:7.2f}  {before_s:9.3f}  {after_s:8.3f}"
             )
     print(
         "targets: first/pandas <= 1.0x; pandas/repeat >= 3.0x; publish <= 5 s at 2,000 teams,"
-        " <= 20 s at 8,000; rules_s <= 2 s at 2,000; moved_s no slower than before_s"
+        " <= 20 s at 8,000; rules_s and again_s <= 2 s at 2,000; moved_s no slower than before_s"
     )
 
 

@@ -5,6 +5,7 @@
     publish    a pulse's results computed and kept, once per set of inputs
     ledger     a pulse's cells: its first publication, then revisions of it
     reads      the kept scores and warning signs, as the API shows them
+    assessments  the comparisons of recent pulses, kept in memory for rule changes
 
 The path of a result, from a close to a kept ``ScoreCell`` row:
 
@@ -30,9 +31,12 @@ The path of a result, from a close to a kept ``ScoreCell`` row:
    and k as they stand, the disclosure decision of ``app.analysis.published``) or a
    revision when its responses changed (``ledger._revision``:
    ``app.analysis.disclosure.ledger.revision_cells`` given every earlier edition), or
-   nothing when it is current. The warning signs (``app.analysis.signs.assess``) then
-   read the kept cells, those planned or else the stored ``ScoreCell`` rows
-   (``publish._kept_cells``), and make no disclosure decision of their own.
+   nothing when it is current. The warning signs then read the kept cells, those planned
+   or else the stored ``ScoreCell`` rows (``publish._kept_cells``), and make no
+   disclosure decision of their own: ``app.analysis.signs.assessment`` makes every
+   comparison the cells allow, and ``grade`` applies the rulebook. With no edition due,
+   the assessment is the one kept in memory for those cells (``assessments``, filled by
+   ``publish.kept_assessment`` and, when nothing is due, ``publisher.warm_recent``).
 5. Publish keeps (``publish._write``), per plan: ``ledger.write`` adds the edition
    (``PublicationEdition``), updates the ``Publication`` record and marks the responses
    the edition included (``Response.published_in``); ``publish._sync_cells`` makes the
