@@ -13,7 +13,7 @@ from app.analysis.signs import Rulebook, grade
 from app.analysis.snapshot import Flag
 from app.models import Pulse, System
 from app.services.results.publish import (
-    EARLIER,
+    _earlier,
     closed_pulses,
     kept_assessment,
     publication_records,
@@ -30,7 +30,7 @@ def preview(
     ``ResultsComputing`` when the pulse's results are not kept yet.
     """
     closed = closed_pulses(session, system.id, now)
-    earlier = [p for p in closed if (p.opens_on, p.key) < (pulse.opens_on, pulse.key)][-EARLIER:]
+    earlier = _earlier(closed, pulse)
     pulses = [*earlier, pulse]
     records = publication_records(session, system.id, pulses)
     assessed = kept_assessment(
