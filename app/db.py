@@ -56,6 +56,9 @@ READ_ONLY = "pulse_read_only"
 # (``services.results.revisions``: a change they depend on, a pulse closed); once it
 # commits, the publisher is nudged.
 RESULTS_DUE = "pulse_results_due"
+# Key of ``Session.info`` set besides it by a change that comes alone rather than in a burst
+# (a pulse closed, a new rulebook): the publisher starts at once, without settling.
+RESULTS_AT_ONCE = "pulse_results_at_once"
 # Key of ``Session.info`` set once the session has flushed a write.
 FLUSHED = "pulse_flushed"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -178,4 +181,4 @@ def get_session(request: Request) -> Iterator[Session]:
             faults.clear()  # the database took a write: it is neither read-only nor full
         publisher = getattr(request.app.state, "publisher", None)
         if publisher is not None and session.info.get(RESULTS_DUE):
-            publisher.nudge()
+            publisher.nudge(at_once=bool(session.info.get(RESULTS_AT_ONCE)))

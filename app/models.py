@@ -264,7 +264,9 @@ class Publication(Base):
     # The ledger (services.results.ledger): the k and structure of the first publication,
     # how many editions there are, and the pulse revision (responses) the last one answers.
     k: Mapped[int | None] = mapped_column(SmallInteger)
-    structure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Loaded when read (the team → place map of a whole system): a rule change or a read
+    # fetches the records of six pulses at a time, and the publisher's key needs none of it.
+    structure: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     editions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     responses_revision: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -125,21 +125,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(url: str, workers: int = 1) -> Iterator[str]:
-    """`pulse serve` on a free loopback port, against ``url``."""
-    with serve(url, workers) as (_process, base):
+def live_server(url: str, workers: int = 1, log: Path | None = None) -> Iterator[str]:
+    """`pulse serve` on a free loopback port, against ``url``; its log to ``log``, if given."""
+    with serve(url, workers, log=log) as (_process, base):
         yield base
 
 
 @contextmanager
-def serve(url: str, workers: int = 1, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`pulse serve` on a free loopback port, against ``url``, with ``PULSE_*`` overrides."""
+def serve(
+    url: str, workers: int = 1, log: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`pulse serve` on a free loopback port, against ``url``, with ``PULSE_*`` overrides;
+    its log (standard error) to the file ``log``, if given."""
     port = free_port()
     env = {**os.environ, "PULSE_DATABASE_URL": url, "PULSE_MAX_BODY_BYTES": str(64 << 20), **env}
     cmd = [PULSE, "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    errors = subprocess.DEVNULL if log is None else log.open("wb")
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -155,6 +157,8 @@ def serve(url: str, workers: int = 1, **env: str) -> Iterator[tuple[subprocess.P
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if not isinstance(errors, int):
+            errors.close()
 
 
 def rate(rows: int, seconds: float) -> str:

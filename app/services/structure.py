@@ -252,7 +252,7 @@ def update_pulse(session: Session, pulse: Pulse, changes: dict[str, Any], now: d
         dates_change
         and pulse_status(opens_on, closes_on, pulse.closed_at, now) is PulseStatus.closed
     ):
-        results_due(session)
+        results_due(session, at_once=True)
     return pulse
 
 
@@ -265,8 +265,9 @@ def close_pulse(session: Session, pulse: Pulse, now: datetime) -> Pulse:
     pulse.closed_at = now
     pulse.updated_at = now
     session.flush()
-    # The earlier pulses' results do not change, so no revision; but the new one's are due.
-    results_due(session)
+    # The earlier pulses' results do not change, so no revision; but the new one's are due,
+    # and a close comes alone: the publisher need not wait for more.
+    results_due(session, at_once=True)
     return pulse
 
 

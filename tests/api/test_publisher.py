@@ -12,11 +12,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.signs import Rulebook, grade
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import Publication, Pulse, WarningSign
-from app.services.results.publish import compute, keep
+from app.models import Publication, Pulse, System, WarningSign
+from app.services.results import assessments
+from app.services.results.publish import (
+    EARLIER,
+    assessment_key,
+    closed_pulses,
+    compute,
+    keep,
+    kept_assessment,
+    publication_records,
+    publish,
+    rulebook,
+)
 from app.services.results.publisher import RECENT, Published, Publisher, pending, publish_pending
 from app.services.structure import get_pulse
 from app.settings import Settings
@@ -279,3 +291,140 @@ def test_results_computed_from_inputs_that_changed_meanwhile_are_not_kept(
     db.expire_all()
     assert computed(db)[MONTHS[-1]] > before
     assert compute(db, system, pulse, clock.now) is None
+
+
+def test_a_close_and_a_new_rulebook_do_not_wait_for_the_rest_of_a_burst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A burst's wait an hour long: only a nudge at once can publish within the test.
+    monkeypatch.setattr(Publisher, "SETTLE", 3600.0)
+    url = f"sqlite:///{tmp_path / 'at-once.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        system = make_system(session, "north-ics")
+        admin = {"Authorization": f"Bearer {make_key(session, system)}"}
+    today = datetime.now(UTC).date()
+
+    def published(version: int) -> bool:
+        with factory() as session:
+            kept = session.scalars(select(Publication.rules_version)).all()
+            return not pending(session, datetime.now(UTC)) and kept == [version]
+
+    def soon(version: int) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not published(version):
+            time.sleep(0.05)
+        return published(version)
+
+    settings = Settings(database_url=url, publish_interval=3600)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
+        post(
+            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
+        )
+        for team in ("t1", "t2"):
+            body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
+            post(client, admin, "/v1/teams", body)  # each nudges: the publisher settles
+        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
+        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
+        post(client, admin, "/v1/pulses", body)
+        scores = {d: 4 for d in ("purpose", "belief", "support")}
+        items = [
+            {"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)
+        ]
+        post(client, admin, "/v1/responses/batch", {"responses": items})
+
+        post(client, admin, "/v1/pulses/p1/close", {})
+        assert soon(1)
+
+        rules = client.get("/v1/rules", headers=admin).json()
+        rules["rules"]["low_score"]["amber_below"] = 4.5
+        changed = client.put("/v1/rules", json=rules, headers=admin)
+        assert changed.status_code == 200, changed.text
+        assert soon(changed.json()["version"])
+    engine.dispose()
+
+
+def _kept_and_fresh(
+    db: Session, tenant: Tenant, keys: list[str], clock: Clock
+) -> list[tuple[Any, Any]]:
+    """For each pulse, its assessment kept in memory (None if none) and one made afresh."""
+    system = tenant.system
+    closed = closed_pulses(db, system.id, clock.now)
+    book, months = rulebook(db, system.id)[0], system.adoption_months
+    made = []
+    for key in keys:
+        pulse = get_pulse(db, system.id, key)
+        earlier = [p for p in closed if p.opens_on < pulse.opens_on][-EARLIER:]
+        records = publication_records(db, system.id, [*earlier, pulse])
+        made.append((pulse, earlier, records))
+    kept = [
+        assessments.KEPT.get(assessment_key(system, pulse, earlier, records, months, book))
+        for pulse, earlier, records in made
+    ]
+    assessments.KEPT.clear()
+    fresh = [
+        kept_assessment(db, system, pulse, earlier, records, months, book)
+        for pulse, earlier, records in made
+    ]
+    return list(zip(kept, fresh, strict=True))
+
+
+def _facts(assessed: Any) -> list[Any]:
+    """An assessment as data: its comparisons hold functions, equal only to themselves.
+
+    Each comparison with its evidence, and the flags two rulebooks grade it to.
+    """
+    facts: list[Any] = [assessed.snapshot]
+    for place in assessed.places:
+        for prepared, extra in [
+            *(
+                (t.prepared, (t.team, t.responses, t.reportable, t.was_reportable))
+                for t in place.teams
+            ),
+            (place.prepared, ()),
+        ]:
+            tests = [(c.rule, c.dimension, c.test, c.size, c.evidence()) for c in prepared.tests]
+            facts.append((place.place, extra, prepared.subject, prepared.wholes, prepared.made))
+            facts.append(tests)
+    loose = Rulebook.from_dict({"rules": {"falling": {"amber_fall": 0.1, "red_fall": 0.2}}})
+    facts += [grade(assessed, Rulebook()), grade(assessed, loose)]
+    return facts
+
+
+def test_a_publication_keeps_in_memory_the_assessment_of_the_cells_it_kept(
+    db: Session, tenant: Tenant, published: Publish, clock: Clock
+) -> None:
+    # Every pulse was published by the fixture: each one's assessment is kept, and it is
+    # the one made from its kept cells as read back from the ledger.
+    for key, (kept, fresh) in zip(MONTHS, _kept_and_fresh(db, tenant, MONTHS, clock), strict=True):
+        assert kept is not None, key
+        assert _facts(kept) == _facts(fresh), key
+        assert any(place.teams for place in fresh.places)
+
+
+def test_a_revision_rolled_back_keeps_no_assessment(
+    client: TestClient,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    tenant: Tenant,
+    published: Publish,
+    clock: Clock,
+) -> None:
+    late = {"pulse": MONTHS[-1], "team": "t-ok1", "scores": {"support": 1}}
+    post(client, tenant.admin, "/v1/responses", late)  # a revision of the latest is due
+    assessments.KEPT.clear()
+    system = tenant.system
+    with session_factory() as session:
+        pulse = get_pulse(session, system.id, MONTHS[-1])
+        publish(session, session.get(System, system.id), pulse, clock.now)
+        assert len(assessments.KEPT) == 0  # not before it commits
+        session.rollback()
+        session.commit()  # the same session committing later keeps nothing either
+    assert len(assessments.KEPT) == 0
+
+    published()  # now kept: the revision's assessment with it
+    [(kept, fresh)] = _kept_and_fresh(db, tenant, MONTHS[-1:], clock)
+    assert kept is not None and _facts(kept) == _facts(fresh)

@@ -20,7 +20,9 @@ The path of a result, from a close to a kept ``ScoreCell`` row:
 2. Results are marked due: ``revisions.results_due`` notes it in ``Session.info``
    (``app.db.RESULTS_DUE``); once the request's session commits, ``app.db.get_session``
    nudges the ``publisher.Publisher``, which otherwise looks again every ``interval``
-   seconds (for pulses that close by date).
+   seconds (for pulses that close by date). A close and a new rulebook mark it
+   ``at_once`` (``app.db.RESULTS_AT_ONCE``): the publisher starts without waiting for the
+   rest of a burst.
 3. The publisher picks due pulses: ``publisher.publish_pending`` asks ``publisher.pending``
    for each system's ``RECENT`` latest closed pulses whose kept ``Publication.inputs`` is
    not their ``publish.inputs_key`` now, and computes each in a transaction of its own:
@@ -42,7 +44,8 @@ The path of a result, from a close to a kept ``ScoreCell`` row:
    the edition included (``Response.published_in``); ``publish._sync_cells`` makes the
    pulse's ``ScoreCell`` rows equal the plan's cells. Then ``publish._sync_flags`` makes
    the ``WarningSign`` rows equal the flags, and the ``Publication`` keeps the inputs
-   digest. Rows that did not change keep their ``updated_at``.
+   digest. Rows that did not change keep their ``updated_at``. With an edition written,
+   the assessment made from its cells is kept in memory once the transaction commits.
 6. Kept rows are read: ``reads.scores`` and ``reads.list_flags`` (the insights
    endpoints) and ``services.feeds`` (the BI feeds, through ``feeds.publish_closed``)
    first call ``publish.publish``, which does nothing when the results are current (and

@@ -8,12 +8,14 @@ rather than reading the pulse's kept cells and making every Welch test again.
 An assessment is kept under a key naming every input it was made from: the pulse and the
 pulses before it that it read, each with its closing day, responses revision and the
 state of its ledger (editions written, the responses revision the last one covered), the
-adoption window, and the statistical settings of the rules. It is made only from kept
-cells as committed (never from an edition being planned), so no key can name cells that
-were not kept. A changed input makes a new key; the old entry is left to age out.
+adoption window, and the statistical settings of the rules. It is made from kept cells
+as committed, or from the cells of an edition being written, kept here only once that
+edition is committed (under the key of the ledger as it then stands), so no key can name
+cells that were not kept. A changed input makes a new key; the old entry ages out.
 
 Kept per process, a bounded number of teams and places in all, least recently used
-first out. The publisher fills it (``results.publisher``) when it has nothing due.
+first out. A publication fills it with the pulse it publishes (``results.publish``), the
+publisher with the other recent pulses when it has nothing due (``results.publisher``).
 """
 
 import threading

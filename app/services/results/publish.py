@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.analysis.cells import CellKey, cell_id
@@ -104,7 +104,7 @@ def replace_rules(
     stored.rules = book.to_dict()
     stored.updated_at = now
     session.flush()
-    revise(session, system_id)
+    revise(session, system_id, at_once=True)
     return book, stored.version
 
 
@@ -243,8 +243,9 @@ def publish(
         if not held.acquire(blocking=wait):
             return _kept_meanwhile(pulse, done)
         try:
-            plans, flags = _compute(session, inputs, lock=True, seen=seen)
-            return _write(session, inputs, done, plans, flags, now)
+            plans, assessed = _compute(session, inputs, lock=True, seen=seen)
+            flags = grade(assessed, inputs.book())
+            return _write(session, inputs, done, plans, assessed, flags, now)
         finally:
             held.release()
     # One computation per system at a time: a second reader waits, then finds it done
@@ -259,8 +260,8 @@ def publish(
     inputs, done = _kept(session, system, pulse, now, None)
     if done is not None and done.inputs == inputs.key:
         return done
-    plans, flags = _compute(session, inputs, lock=True, seen=seen)
-    return _write(session, inputs, done, plans, flags, now)
+    plans, assessed = _compute(session, inputs, lock=True, seen=seen)
+    return _write(session, inputs, done, plans, assessed, grade(assessed, inputs.book()), now)
 
 
 def _kept_meanwhile(pulse: Pulse, done: Publication | None) -> Publication:
@@ -318,6 +319,7 @@ class Computed:
 
     key: str
     plans: list[ledger.Plan]
+    assessed: Assessment
     flags: list[Flag]
 
 
@@ -332,8 +334,8 @@ def compute(
     inputs, done = _kept(session, system, pulse, now, None)
     if done is not None and done.inputs == inputs.key:
         return None
-    plans, flags = _compute(session, inputs, lock=False, seen=seen)
-    return Computed(inputs.key, plans, flags)
+    plans, assessed = _compute(session, inputs, lock=False, seen=seen)
+    return Computed(inputs.key, plans, assessed, grade(assessed, inputs.book()))
 
 
 def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now: datetime) -> bool:
@@ -347,7 +349,7 @@ def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now
         if kept is not None and kept.editions != plan.number:
             return False
     if done is None or done.inputs != inputs.key:
-        _write(session, inputs, done, computed.plans, computed.flags, now)
+        _write(session, inputs, done, computed.plans, computed.assessed, computed.flags, now)
     return True
 
 
@@ -356,10 +358,16 @@ def _write(
     inputs: _Inputs,
     done: Publication | None,
     plans: list[ledger.Plan],
+    assessed: Assessment,
     flags: list[Flag],
     now: datetime,
 ) -> Publication:
-    """Keep the ledger editions planned, the pulse's flags, and the inputs they are from."""
+    """Keep the ledger editions planned, the pulse's flags, and the inputs they are from.
+
+    With an edition written, the assessment made from its cells is kept in memory once the
+    transaction commits, under the key of the ledger as it then stands: the cells of the
+    edition are those the assessment read.
+    """
     system_id = inputs.system.id
     # Feeds page by (updated_at, id): a stamp never earlier than the last one keeps rows
     # written later from sorting before rows a reader has already paged past.
@@ -397,7 +405,40 @@ def _write(
     done.rules_version = inputs.version
     done.computed_at = now
     session.flush()
+    if plans:
+        pulses = [*inputs.earlier, inputs.pulse]
+        ledgers = publication_records(session, system_id, pulses)
+        key = assessment_key(
+            inputs.system,
+            inputs.pulse,
+            inputs.earlier,
+            ledgers,
+            inputs.adoption_months,
+            inputs.book(),
+        )
+        _keep_when_committed(session, key, assessed)
     return done
+
+
+# Key of ``Session.info``: assessments to keep in memory once the session commits.
+ASSESSED = "pulse_assessed"
+
+
+def _keep_when_committed(session: Session, key: tuple[Any, ...], assessed: Assessment) -> None:
+    """Keep an assessment made from cells this session writes, if and once it commits."""
+    session.info.setdefault(ASSESSED, []).append((key, assessed))
+    if not event.contains(session, "after_commit", _committed):
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_rollback", _rolled_back)
+
+
+def _committed(session: Session) -> None:
+    for key, assessed in session.info.pop(ASSESSED, []):
+        assessments.KEPT.put(key, assessed)
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(ASSESSED, None)
 
 
 def _rules_alone(inputs: _Inputs, done: Publication) -> bool:
@@ -414,8 +455,8 @@ def _rules_alone(inputs: _Inputs, done: Publication) -> bool:
 
 def _compute(
     session: Session, inputs: _Inputs, lock: bool, seen: KeptCache | None = None
-) -> tuple[list[ledger.Plan], list[Flag]]:
-    """The ledger editions due for the pulse and those before it, and the pulse's flags.
+) -> tuple[list[ledger.Plan], Assessment]:
+    """The ledger editions due for the pulse and those before it, and the pulse's assessment.
 
     The rules read the ledger's published cells only: no disclosure decision is made here
     except the first publication (or a revision) of a pulse whose ledger is due. When no
@@ -446,9 +487,10 @@ def _compute(
             book,
             seen,
         )
-        return plans, grade(assessed, book)
-    # An edition is due: the rules read the cells it plans (not kept yet, so their
-    # assessment is not kept in memory either) beside the kept cells of the other pulses.
+        return plans, assessed
+    # An edition is due: the rules read the cells it plans (not kept yet: their assessment
+    # is kept in memory once the edition is committed, ``_write``) beside the kept cells
+    # of the other pulses.
     kept: Kept = {}
     planned = {plan.pulse_id: plan for plan in plans}
     for pulse in pulses:
@@ -478,7 +520,7 @@ def _compute(
         inputs.adoption_months,
         book,
     )
-    return plans, grade(assessed, book)
+    return plans, assessed
 
 
 def kept_assessment(
@@ -497,7 +539,7 @@ def kept_assessment(
     Made from the committed ledger only: a caller with an edition due uses ``_assessment``.
     """
     record = records[pulse.id]
-    if record is None or record.structure is None or record.k is None:
+    if record is None or record.k is None:  # k and structure are kept by the first edition
         raise ResultsComputing(
             f"The results of pulse {pulse.key!r} are not kept yet; retry shortly."
         )
@@ -505,6 +547,7 @@ def kept_assessment(
     assessed = assessments.KEPT.get(key)
     if assessed is not None:
         return assessed
+    assert record.structure is not None
     cells: Kept = {}
     for each in [*earlier, pulse]:
         kept = records[each.id]
@@ -567,7 +610,13 @@ def publication_records(
     return records
 
 
-def warm(session: Session, system: System, pulse: Pulse, closed: list[Pulse]) -> bool:
+def warm(
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    closed: list[Pulse],
+    seen: KeptCache | None = None,
+) -> bool:
     """Make and keep a closed pulse's assessment if it is not kept; whether one was made.
 
     The publisher calls this when it has nothing due, so that the first rule change or
@@ -577,7 +626,7 @@ def warm(session: Session, system: System, pulse: Pulse, closed: list[Pulse]) ->
     pulses = [*earlier, pulse]
     records = publication_records(session, system.id, pulses)
     current = records[pulse.id]
-    if current is None or current.structure is None or current.k is None:
+    if current is None or current.k is None:
         return False  # not published yet: the publisher publishes it first
     adoption_months = session.execute(
         select(System.adoption_months).where(System.id == system.id)
@@ -586,7 +635,7 @@ def warm(session: Session, system: System, pulse: Pulse, closed: list[Pulse]) ->
     key = assessment_key(system, pulse, earlier, records, adoption_months, book)
     if key in assessments.KEPT:
         return False
-    kept_assessment(session, system, pulse, earlier, records, adoption_months, book)
+    kept_assessment(session, system, pulse, earlier, records, adoption_months, book, seen)
     return True
 
 
@@ -756,24 +805,31 @@ def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: d
     """Make the stored flags of the pulse equal ``flags``, touching only those that changed.
 
     A flag the rules no longer raise stays as a tombstone (``withdrawn_at``); one raised
-    again comes back under its id.
+    again comes back under its id. A changed row is deleted and inserted whole (on
+    PostgreSQL by COPY): a threshold moved changes the evidence of every flag of its rule,
+    thousands of rows that one UPDATE each took over a second to write.
     """
+    columns = [getattr(WarningSign, name) for name in FLAG_COLUMNS]
     stored = {
-        f.id: f
-        for f in session.scalars(select(WarningSign).where(WarningSign.pulse_id == inputs.pulse.id))
+        row.id: row._asdict()
+        for row in session.execute(select(*columns).where(WarningSign.pulse_id == inputs.pulse.id))
     }
     wanted = {flag.id: flag for flag in flags}
+    rows: list[dict[str, Any]] = []  # whole rows to write, new or changed
     for flag_id, kept in stored.items():
-        if flag_id not in wanted and kept.withdrawn_at is None:
-            kept.withdrawn_at = kept.updated_at = now
-    new: list[dict[str, Any]] = []
+        if flag_id not in wanted and kept["withdrawn_at"] is None:
+            rows.append({**kept, "withdrawn_at": now, "updated_at": now})
     for flag_id, flag in wanted.items():
         fields = {name: getattr(flag, name) for name in FLAG_FIELDS}
         # As stored and read back (tuples become lists), so that equal evidence compares equal.
         fields["evidence"] = json.loads(json.dumps(flag.evidence))
         row = stored.get(flag_id)
-        if row is None:
-            new.append(
+        if (
+            row is None
+            or row["withdrawn_at"] is not None
+            or any(row[name] != value for name, value in fields.items())
+        ):
+            rows.append(
                 {
                     "id": flag_id,
                     "system_id": inputs.system.id,
@@ -784,13 +840,20 @@ def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: d
                     "withdrawn_at": None,
                 }
             )
-        elif row.withdrawn_at is not None or any(
-            getattr(row, name) != value for name, value in fields.items()
-        ):
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.rules_version = inputs.version
-            row.withdrawn_at = None
-            row.updated_at = now
-    insert_rows(session, WarningSign, new)
+    replaced = [row["id"] for row in rows if row["id"] in stored]
+    for start in range(0, len(replaced), 1000):
+        chunk = replaced[start : start + 1000]
+        session.execute(delete(WarningSign).where(WarningSign.id.in_(chunk)))
+    insert_rows(session, WarningSign, rows)
     session.flush()
+
+
+FLAG_COLUMNS = (
+    "id",
+    "system_id",
+    "pulse_id",
+    *FLAG_FIELDS,
+    "rules_version",
+    "updated_at",
+    "withdrawn_at",
+)

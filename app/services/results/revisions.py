@@ -16,17 +16,18 @@ from contextlib import contextmanager
 from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db import RESULTS_DUE
+from app.db import RESULTS_AT_ONCE, RESULTS_DUE
 from app.models import Pulse, System
 
 
-def revise(session: Session, system_id: int) -> None:
+def revise(session: Session, system_id: int, at_once: bool = False) -> None:
     """Record that something a closed pulse's results depend on has changed.
 
     The session remembers it (``RESULTS_DUE``), so that once the change is committed the
-    publisher can be nudged to recompute ahead of the next read.
+    publisher can be nudged to recompute ahead of the next read (``at_once``: see
+    ``results_due``).
     """
-    results_due(session)
+    results_due(session, at_once)
     session.execute(
         update(System).where(System.id == system_id).values(revision=System.revision + 1)
     )
@@ -43,9 +44,15 @@ def revision(session: Session, system_id: int) -> int:
     return session.execute(select(System.revision).where(System.id == system_id)).scalar_one()
 
 
-def results_due(session: Session) -> None:
-    """Note that once this session commits, some closed pulse's results are due."""
+def results_due(session: Session, at_once: bool = False) -> None:
+    """Note that once this session commits, some closed pulse's results are due.
+
+    ``at_once`` for a change that comes alone (a pulse closed, a new rulebook): the
+    publisher then starts without waiting for the rest of a burst (``Publisher.SETTLE``).
+    """
     session.info[RESULTS_DUE] = True
+    if at_once:
+        session.info[RESULTS_AT_ONCE] = True
 
 
 # The first key of the advisory locks on pulses (the second: a pulse id).
