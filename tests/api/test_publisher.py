@@ -1,10 +1,12 @@
 """The publisher: results of closed pulses computed ahead of the first read."""
 
+import gc
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 import pytest
@@ -336,8 +338,14 @@ def test_a_close_and_a_new_rulebook_do_not_wait_for_the_rest_of_a_burst(
         ]
         post(client, admin, "/v1/responses/batch", {"responses": items})
 
+        frozen = gc.get_freeze_count()
         post(client, admin, "/v1/pulses/p1/close", {})
         assert soon(1)
+        # Having published, it kept the collector off what it keeps (``gc.freeze``).
+        deadline = time.monotonic() + 60
+        while gc.get_freeze_count() <= frozen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gc.get_freeze_count() > frozen
 
         rules = client.get("/v1/rules", headers=admin).json()
         rules["rules"]["low_score"]["amber_below"] = 4.5
@@ -428,3 +436,27 @@ def test_a_revision_rolled_back_keeps_no_assessment(
     published()  # now kept: the revision's assessment with it
     [(kept, fresh)] = _kept_and_fresh(db, tenant, MONTHS[-1:], clock)
     assert kept is not None and _facts(kept) == _facts(fresh)
+
+
+def test_assessments_hold_no_reference_cycles(published: Publish) -> None:
+    # The publisher keeps the collector off them (``gc.freeze``): one let go must be freed
+    # by reference counting alone, or it would never be freed.
+    assert len(assessments.KEPT) > 0
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assessments.KEPT.clear()
+        gc.collect()
+        # The service's own objects among those found unreachable, and its functions
+        # (a comparison's grade, message and evidence are closures).
+        ours = [
+            o
+            for o in gc.garbage
+            if (o.__module__ if isinstance(o, FunctionType) else type(o).__module__).startswith(
+                "app."
+            )
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []
