@@ -11,8 +11,15 @@ sign of that pulse is pulled through the HTTP API (``first_s``, the first pull a
 close; ``repeat_s``, the best of five more), side by side with pandas reading the same
 responses from CSV and computing the team means. A pull made within ``publish_s`` of the
 close waits for the computation. Targets: first pull no slower than pandas, repeated pulls
->= 3x faster. Needs PostgreSQL on 127.0.0.1:5432 (or PULSE_BENCH_SERVER) and pandas
-(`.[bench]`).
+>= 3x faster.
+
+Before the close, the benchmark waits until the service's log says it keeps the
+assessments of the five closed pulses (``warm_s``, what a service up a few seconds has).
+After the pulls it changes the rulebook twice: ``rules_s`` and ``again_s`` are the seconds
+until the new flags of all six pulses are readable, ``(pulled)`` until every flag of the
+six has been pulled too. Then a team moves to another place, and ``before_s`` / ``moved_s``
+are the slowest read of the places' scores and the pulses' warning signs before and after.
+Needs PostgreSQL on 127.0.0.1:5432 (or PULSE_BENCH_SERVER) and pandas (`.[bench]`).
 """
 
 import argparse
