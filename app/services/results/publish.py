@@ -398,8 +398,8 @@ def _write(
     if done is None:
         done = Publication(system_id=system_id, pulse_id=inputs.pulse.id, editions=0)
         session.add(done)
-    assert done.structure is not None
     if plans or not _rules_alone(inputs, done):
+        assert done.structure is not None  # loaded here only: a rule change needs none of it
         participation.sync(session, inputs.system, inputs.pulse, done.structure, now)
     done.inputs = inputs.key
     done.rules_version = inputs.version
@@ -433,6 +433,8 @@ def _keep_when_committed(session: Session, key: tuple[Any, ...], assessed: Asses
 
 
 def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction may still roll back
     for key, assessed in session.info.pop(ASSESSED, []):
         assessments.KEPT.put(key, assessed)
 
@@ -848,12 +850,5 @@ def _sync_flags(session: Session, inputs: _Inputs, flags: Sequence[Flag], now: d
     session.flush()
 
 
-FLAG_COLUMNS = (
-    "id",
-    "system_id",
-    "pulse_id",
-    *FLAG_FIELDS,
-    "rules_version",
-    "updated_at",
-    "withdrawn_at",
-)
+# Every column of a flag's row: a row rewritten is written whole.
+FLAG_COLUMNS = tuple(column.key for column in WarningSign.__table__.columns)
