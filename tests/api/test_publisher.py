@@ -18,7 +18,7 @@ from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, System, WarningSign
-from app.services.results import assessments
+from app.services.results import assessments, publisher
 from app.services.results.publish import (
     EARLIER,
     assessment_key,
@@ -337,14 +337,8 @@ def test_a_close_and_a_new_rulebook_do_not_wait_for_the_rest_of_a_burst(
         ]
         post(client, admin, "/v1/responses/batch", {"responses": items})
 
-        frozen = gc.get_freeze_count()
         post(client, admin, "/v1/pulses/p1/close", {})
         assert soon(1)
-        # Having published, it kept the collector off what it keeps (``gc.freeze``).
-        deadline = time.monotonic() + 60
-        while gc.get_freeze_count() <= frozen and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert gc.get_freeze_count() > frozen
 
         # A late upload into the closed pulse nudges it to wait for the rest of a burst (an
         # hour here); a new rulebook then ends that wait.
@@ -456,3 +450,43 @@ def test_assessments_hold_no_reference_cycles(published: Publish) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     assert found == 0, left[:20]
+
+
+def test_the_publisher_freezes_what_it_keeps_and_collects_it_once_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(publisher, "_freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(publisher, "_thaw_and_collect", lambda: calls.append("thaw"))
+    url = f"sqlite:///{tmp_path / 'collect.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        system = make_system(session, "north-ics")
+        admin = {"Authorization": f"Bearer {make_key(session, system)}"}
+    today = datetime.now(UTC).date()
+    settings = Settings(database_url=url, publish_interval=0.3)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
+        post(
+            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
+        )
+        body = {"code": "t1", "name": "t1", "place": "north", "host_organisation": "trust"}
+        post(client, admin, "/v1/teams", body)
+        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
+        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
+        post(client, admin, "/v1/pulses", body)
+        items = [{"pulse": "p1", "team": "t1", "scores": {"support": 4}} for _ in range(6)]
+        post(client, admin, "/v1/responses/batch", {"responses": items})
+        assert calls == []  # nothing kept yet: nothing frozen, nothing to collect
+
+        post(client, admin, "/v1/pulses/p1/close", {})
+        deadline = time.monotonic() + 60
+        while "thaw" not in calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+    engine.dispose()
+    # Frozen as soon as it kept the pulse's results, collected once an interval passed idle,
+    # and only once for that (nothing kept since).
+    assert calls[:2] == ["freeze", "thaw"], calls
+    assert calls.count("thaw") <= calls.count("freeze")

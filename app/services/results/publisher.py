@@ -188,18 +188,25 @@ def _compute_and_keep(
     raise RuntimeError(f"the inputs kept changing over {KEEP_ATTEMPTS} computations")
 
 
-def _spare_the_collector() -> None:
-    """Collect once, now, then keep the cyclic collector off what is left: the assessments.
+def _freeze() -> None:
+    """Keep the cyclic garbage collector off the objects alive now: the assessments kept.
 
     Six pulses' assessments at 2,000 teams are about 300,000 long-lived objects, and with
     them each full collection took 0.35 to 0.4 s (from 0.1 s): a pause any request fell
     into, at random. They hold no reference cycles (``tests/api/test_publisher.py``), so
-    one let go is freed at once by reference counting, frozen or not. ``gc.freeze``
-    freezes every object of the process, though, not only these: cyclic garbage, and what
-    requests under way hold. So first what was frozen last time is thawed and the whole
-    heap collected (one pause, at a moment the publisher chooses, after a pass that kept
-    something), and only what survives is frozen: nothing stays out of the collector's
-    sight for longer than until the next such pass.
+    one let go is freed at once by reference counting, frozen or not.
+    """
+    gc.freeze()
+
+
+def _thaw_and_collect() -> None:
+    """Collect the whole heap once, then freeze what survives.
+
+    ``gc.freeze`` takes every object of the process, not only the assessments: cyclic
+    garbage and what requests under way held are kept from the collector too. The
+    publisher thaws and collects them when it is next idle (its ``interval`` passed with
+    nothing due), one pause at a time when no publication has just been read for: run
+    right after a publication, the pause fell on the first reads of it (0.4 s).
     """
     gc.unfreeze()
     gc.collect()
@@ -250,15 +257,19 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        frozen = False  # objects frozen since the heap was last collected whole
         while not self._stop.is_set():
             try:
                 done = publish_pending(self._factory, self._now, self._stop.is_set)
                 # Nothing due: make ready what a rule change will grade, unless nudged.
                 if warm_recent(self._factory, self._now, self._interrupted) or done:
-                    _spare_the_collector()
+                    _freeze()
+                    frozen = True
             except Exception:  # a database outage must not end the thread; try again later
                 log.exception("publishing pending pulses failed; retrying in %s s", self._interval)
-            self._wake.wait(self._interval)
+            if not self._wake.wait(self._interval) and frozen and not self._stop.is_set():
+                _thaw_and_collect()  # idle: nothing nudged it for a whole interval
+                frozen = False
             self._wake.clear()
             # The rest of a burst, unless a change that came alone (or a stop) cuts it short.
             self._at_once.wait(self.SETTLE)
