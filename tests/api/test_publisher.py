@@ -125,6 +125,25 @@ def test_changes_that_reach_closed_pulses_make_them_pending_again(
     assert [p.pulse for p in pending(db, clock.now)] == ["2026-11"]
 
 
+def _open_pulse_with_responses(
+    client: TestClient, admin: dict[str, str], teams: tuple[str, ...]
+) -> dict[str, int]:
+    """A place, a trust, ``teams`` and an open pulse ``p1`` with six responses a team."""
+    post(client, admin, "/v1/places", {"code": "north", "name": "North"})
+    post(client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"})
+    for team in teams:
+        body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
+        post(client, admin, "/v1/teams", body)
+    today = datetime.now(UTC).date()
+    opens, closes = today - timedelta(days=3), today + timedelta(days=20)
+    body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
+    post(client, admin, "/v1/pulses", body)
+    scores = {d: 4 for d in ("purpose", "belief", "support")}
+    items = [{"pulse": "p1", "team": t, "scores": scores} for t in teams for _ in range(6)]
+    post(client, admin, "/v1/responses/batch", {"responses": items})
+    return scores
+
+
 def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
     tmp_path: Path,
 ) -> None:
@@ -135,24 +154,9 @@ def test_the_service_publishes_a_pulse_when_it_closes_without_being_asked(
     with factory.begin() as session:
         system = make_system(session, "north-ics")
         admin = {"Authorization": f"Bearer {make_key(session, system)}"}
-    today = datetime.now(UTC).date()
     settings = Settings(database_url=url, publish_interval=3600)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
-        post(
-            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
-        )
-        for team in ("t1", "t2"):
-            body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
-            post(client, admin, "/v1/teams", body)
-        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
-        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
-        post(client, admin, "/v1/pulses", body)
-        scores = {d: 4 for d in ("purpose", "belief", "support")}
-        items = [
-            {"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)
-        ]
-        post(client, admin, "/v1/responses/batch", {"responses": items})
+        _open_pulse_with_responses(client, admin, ("t1", "t2"))
         threading.Event().wait(3 * Publisher.SETTLE)  # whatever the set-up nudged is done
 
         post(client, admin, "/v1/pulses/p1/close", {})  # only this nudge can publish p1
@@ -306,7 +310,6 @@ def test_a_close_and_a_new_rulebook_do_not_wait_for_the_rest_of_a_burst(
     with factory.begin() as session:
         system = make_system(session, "north-ics")
         admin = {"Authorization": f"Bearer {make_key(session, system)}"}
-    today = datetime.now(UTC).date()
 
     def published(version: int) -> bool:
         with factory() as session:
@@ -321,21 +324,7 @@ def test_a_close_and_a_new_rulebook_do_not_wait_for_the_rest_of_a_burst(
 
     settings = Settings(database_url=url, publish_interval=3600)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
-        post(
-            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
-        )
-        for team in ("t1", "t2"):
-            body = {"code": team, "name": team, "place": "north", "host_organisation": "trust"}
-            post(client, admin, "/v1/teams", body)
-        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
-        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
-        post(client, admin, "/v1/pulses", body)
-        scores = {d: 4 for d in ("purpose", "belief", "support")}
-        items = [
-            {"pulse": "p1", "team": t, "scores": scores} for t in ("t1", "t2") for _ in range(6)
-        ]
-        post(client, admin, "/v1/responses/batch", {"responses": items})
+        scores = _open_pulse_with_responses(client, admin, ("t1", "t2"))
 
         post(client, admin, "/v1/pulses/p1/close", {})
         assert soon(1)
@@ -465,20 +454,9 @@ def test_the_publisher_freezes_what_it_keeps_and_collects_it_once_idle(
     with factory.begin() as session:
         system = make_system(session, "north-ics")
         admin = {"Authorization": f"Bearer {make_key(session, system)}"}
-    today = datetime.now(UTC).date()
     settings = Settings(database_url=url, publish_interval=0.3)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        post(client, admin, "/v1/places", {"code": "north", "name": "North"})
-        post(
-            client, admin, "/v1/organisations", {"code": "trust", "name": "T", "kind": "nhs_trust"}
-        )
-        body = {"code": "t1", "name": "t1", "place": "north", "host_organisation": "trust"}
-        post(client, admin, "/v1/teams", body)
-        opens, closes = today - timedelta(days=3), today + timedelta(days=20)
-        body = {"key": "p1", "title": "p1", "opens_on": str(opens), "closes_on": str(closes)}
-        post(client, admin, "/v1/pulses", body)
-        items = [{"pulse": "p1", "team": "t1", "scores": {"support": 4}} for _ in range(6)]
-        post(client, admin, "/v1/responses/batch", {"responses": items})
+        _open_pulse_with_responses(client, admin, ("t1",))
         assert calls == []  # nothing kept yet: nothing frozen, nothing to collect
 
         post(client, admin, "/v1/pulses/p1/close", {})
