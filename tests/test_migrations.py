@@ -1,13 +1,21 @@
 """The schema comes from the migrations: up, down and up again, matching the models."""
 
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.db import Base, make_engine
 from app.migrate import current_revision, downgrade, head_revision, upgrade
+from app.models import ScoreCell, System
+from app.services.keys import create_system
+from app.services.structure import create_pulse
 
 
 def tables(url: str) -> set[str]:
@@ -48,3 +56,45 @@ def test_each_migration_file_is_named_by_date_and_slug(project_root: Path) -> No
     for name in names:
         day, _, slug = name.removesuffix(".py").partition("_")
         assert len(day) == 10 and day[4] == day[7] == "-" and slug, name
+
+
+def test_a_score_cell_is_of_its_pulses_system(scratch_url: str) -> None:
+    # One foreign key (system, pulse) checks both, and that they go together.
+    upgrade(scratch_url)
+    engine = make_engine(scratch_url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    try:
+        with Session(engine) as session, session.begin():
+            for slug in ("north", "south"):
+                create_system(session, slug, f"{slug} ICS", now)
+            north, south = session.scalars(select(System).order_by(System.slug)).all()
+            pulse = create_pulse(
+                session,
+                north.id,
+                {"key": "2026-10", "title": "October", "opens_on": date(2026, 10, 1)}
+                | {"closes_on": date(2026, 10, 31)},
+                now,
+            )
+            pulse_id, north_id, south_id = pulse.id, north.id, south.id
+
+        def add_cell(system_id: int) -> None:
+            with Session(engine) as session, session.begin():
+                session.add(
+                    ScoreCell(
+                        public_id=str(uuid.uuid4()),
+                        system_id=system_id,
+                        pulse_id=pulse_id,
+                        scope="team",
+                        place="p1",
+                        team="t1",
+                        dimension="purpose",
+                        suppressed=True,
+                        updated_at=now,
+                    )
+                )
+
+        add_cell(north_id)
+        with pytest.raises(IntegrityError):
+            add_cell(south_id)
+    finally:
+        engine.dispose()

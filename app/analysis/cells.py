@@ -6,6 +6,7 @@ groups by team and attributes, and every cell is a sum of profiles.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -52,12 +53,27 @@ def cell_id(
     name = "\x1f".join(
         [system, pulse, scope, subject, dimension, segment_type or "", segment or ""]
     )
-    return str(uuid.uuid5(CELL_NAMESPACE, name))
+    return uuid5(CELL_NAMESPACE, name)
+
+
+def uuid5(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, made without a ``UUID`` object.
+
+    RFC 4122's name-based UUID: the first 16 bytes of the SHA-1 of the namespace and the
+    name, with the version (5) and variant bits set. The standard library's makes a
+    ``UUID`` and then its string, through a 128-bit integer each way: 7 µs an id, and a
+    publication names some 125,000 cells at 2,000 teams. Tested equal to it.
+    """
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def participation_id(system: str, pulse: str, scope: str, subject: str) -> str:
     """The stable id of a team's or place's participation in a pulse."""
-    return str(uuid.uuid5(PARTICIPATION_NAMESPACE, "\x1f".join([system, pulse, scope, subject])))
+    return uuid5(PARTICIPATION_NAMESPACE, "\x1f".join([system, pulse, scope, subject]))
 
 
 @dataclass(frozen=True)

@@ -99,16 +99,24 @@ class Published:
 
     def present(self, pulse: str, dimension: str, place: str) -> list[CellKey]:
         """Every non-empty cell of a place in a pulse and dimension, published or not."""
+        return list(self.sizes(pulse, dimension, place))
+
+    def sizes(self, pulse: str, dimension: str, place: str) -> dict[CellKey, int]:
+        """The respondents of every non-empty cell of a place in a pulse and dimension."""
         scores = self.scores.get((pulse, dimension))
         rows = scores.places.get(place) if scores is not None else None
         if scores is None or rows is None or rows.size == 0:
-            return []
+            return {}
         layout = self.layouts[place]
         positions = np.fromiter(
             (layout.profiles[scores.profiles[r]] for r in rows.tolist()), np.intp, rows.size
         )
         sizes = layout.sizes(positions, scores.n[rows])
-        return [layout.cell_key(cell) for cell in np.flatnonzero(sizes).tolist()]
+        cells = np.flatnonzero(sizes)
+        return {
+            layout.cell_key(cell): n
+            for cell, n in zip(cells.tolist(), sizes[cells].tolist(), strict=True)
+        }
 
     def decide(self, scores: _Scores, place: str, rows: NDArray[np.intp]) -> PlaceCells:
         """The decision for a place's counts, shared by every dimension with the same ones."""

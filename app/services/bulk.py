@@ -1,5 +1,6 @@
 """Writing many rows at once."""
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import psycopg
@@ -9,7 +10,19 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 
 def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts holding every column) into ``model``'s table.
+    """Insert ``rows`` (dicts holding every column) into ``model``'s table."""
+    if rows:
+        names = list(rows[0])
+        insert_values(session, model, names, [[row[n] for n in names] for row in rows])
+
+
+def insert_values(
+    session: Session,
+    model: type[DeclarativeBase],
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert ``rows``, each the values of the columns ``names`` in that order.
 
     On PostgreSQL by COPY: a multi-row INSERT of thousands of rows spends most of its time
     in the driver parsing the statement's placeholders.
@@ -18,10 +31,9 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
         return
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), rows)
+        session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
-    names = list(rows[0])
-    wrap = [isinstance(table.c[name].type, JSON) for name in names]
+    wrap = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     with (
@@ -29,6 +41,8 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
         cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row(
-                [Jsonb(row[n]) if w else row[n] for n, w in zip(names, wrap, strict=True)]
-            )
+            if wrap:
+                row = list(row)
+                for i in wrap:
+                    row[i] = Jsonb(row[i])
+            copy.write_row(row)

@@ -19,6 +19,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import Publication, Pulse, System, WarningSign
 from app.services.results import assessments, publisher
+from app.services.results import publish as publish_module
 from app.services.results.publish import (
     EARLIER,
     assessment_key,
@@ -468,3 +469,28 @@ def test_the_publisher_freezes_what_it_keeps_and_collects_it_once_idle(
     # and only once for that (nothing kept since).
     assert calls[:2] == ["freeze", "thaw"], calls
     assert calls.count("thaw") <= calls.count("freeze")
+
+
+def test_a_publication_computes_and_writes_with_the_cyclic_collector_off(
+    world: dict[str, Any],
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its passes walked every object a publication makes and freed next to nothing.
+    seen: list[tuple[str, bool]] = []
+    for name in ("_compute", "_write"):
+        real = getattr(publish_module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            seen.append((_name, gc.isenabled()))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(publish_module, name, spy)
+    assert gc.isenabled()
+
+    assert publish_pending(session_factory, clock)
+
+    assert {name for name, _ in seen} == {"_compute", "_write"}
+    assert not any(enabled for _, enabled in seen)
+    assert gc.isenabled()

@@ -6,6 +6,7 @@
     ledger     a pulse's cells: its first publication, then revisions of it
     reads      the kept scores and warning signs, as the API shows them
     assessments  the comparisons of recent pulses, kept in memory for rule changes
+    collector  the cyclic garbage collector, paused while a publication runs
 
 The path of a result, from a close to a kept ``ScoreCell`` row:
 

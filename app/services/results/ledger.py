@@ -169,15 +169,13 @@ def _first(session: Session, system: System, pulse: Pulse) -> Plan:
     places = sorted(set(team_place.values()))
     local = {d: _by_place(rows, team_place) for d, rows in profiles.items()}
     for place in places:
-        listed = sorted({c for d in DIMENSIONS for c in decided.present(pulse.key, d, place)})
-        last: tuple[tuple[Any, ...], dict[CellKey, int]] = ((), {})
+        # Respondents per cell, from the same profiles as the decision (each at cohort 0).
+        sized = {d: decided.sizes(pulse.key, d, place) for d in DIMENSIONS}
+        listed = sorted({c for sizes in sized.values() for c in sizes})
         for dimension in DIMENSIONS:
             shown = decided.cells(pulse.key, dimension, place)
             here = local.get(dimension, {}).get(place, {})
-            counted = tuple((pc, m.n) for pc, m in here.items())
-            if counted != last[0]:  # most respondents answer every dimension
-                last = (counted, _sizes(here, place, team_place))
-            sizes = last[1]
+            sizes = sized[dimension]
             for key in listed:
                 numbers = _numbers(shown.get(key))
                 numbers["small"] = sizes.get(key, 0) < k
@@ -298,17 +296,6 @@ def _record(
     ]
 
 
-def _sizes(
-    profiles: dict[tuple[Profile, int], Moments], place: str, team_place: dict[str, str]
-) -> dict[CellKey, int]:
-    sizes: dict[CellKey, int] = defaultdict(int)
-    for (profile, _), moments in profiles.items():
-        if team_place.get(profile.team) == place:
-            for key in cells_of(profile, place):
-                sizes[key] += moments.n
-    return sizes
-
-
 def _cell_moments(
     profiles: dict[tuple[Profile, int], Moments], place: str, team_place: dict[str, str]
 ) -> dict[CellKey, Moments]:
@@ -362,10 +349,13 @@ def _identity(key: CellKey, dimension: str, team_place: dict[str, str]) -> CellR
     return (PLACE, key.subject, None, dimension, key.segment_type, key.segment)
 
 
+_SUPPRESSED: dict[str, Any] = dict.fromkeys(KEPT) | {"suppressed": True}
+
+
 def _numbers(value: Moments | None) -> dict[str, Any]:
     """The published numbers of a cell (and its sums, kept for the rules); null if suppressed."""
     if value is None:
-        return dict.fromkeys(KEPT) | {"suppressed": True}
+        return _SUPPRESSED.copy()
     interval = value.ci95()
     return {
         "n": value.n,

@@ -43,8 +43,9 @@ from app.models import (
     WarningSign,
 )
 from app.services.aggregation import response_counts
-from app.services.bulk import insert_rows
+from app.services.bulk import insert_rows, insert_values
 from app.services.results import assessments, ledger, participation
+from app.services.results.collector import collector_paused
 from app.services.results.revisions import revise
 from app.vocab import PulseStatus
 
@@ -218,6 +219,7 @@ def _publication(session: Session, system_id: int, pulse_id: int) -> Publication
     )
 
 
+@collector_paused
 def publish(
     session: Session,
     system: System,
@@ -323,6 +325,7 @@ class Computed:
     flags: list[Flag]
 
 
+@collector_paused
 def compute(
     session: Session, system: System, pulse: Pulse, now: datetime, seen: KeptCache | None = None
 ) -> Computed | None:
@@ -338,6 +341,7 @@ def compute(
     return Computed(inputs.key, plans, assessed, grade(assessed, inputs.book()))
 
 
+@collector_paused
 def keep(session: Session, system: System, pulse: Pulse, computed: Computed, now: datetime) -> bool:
     """Keep results computed earlier, if their inputs are still those now (else False)."""
     inputs, done = _kept(session, system, pulse, now, None)
@@ -737,6 +741,17 @@ def _kept_cells(
 
 NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "suppressed")
 FIELDS = (*ledger.KEPT, "published_at", "revision_withheld", "small")
+# The columns of a new cell's row, in the order ``_sync_cells`` makes its values.
+IDENTITY = ("scope", "place", "team", "dimension", "segment_type", "segment")  # a CellRow
+CELL_COLUMNS = (
+    "public_id",
+    "system_id",
+    "pulse_id",
+    *IDENTITY,
+    *FIELDS,
+    "updated_at",
+    "withdrawn_at",
+)
 
 
 def _sync_cells(
@@ -751,6 +766,7 @@ def _sync_cells(
 
     ``updated_at`` moves only when what a feed serves of the row changes; a cell no longer
     listed stays as a tombstone (``withdrawn_at``), so incremental readers learn of it.
+    New cells (every cell, at a first publication) are written as rows of values.
     """
     stored = {
         (c.scope, c.place, c.team, c.dimension, c.segment_type, c.segment): c
@@ -759,32 +775,31 @@ def _sync_cells(
     for key, kept in stored.items():
         if key not in cells and kept.withdrawn_at is None:
             kept.withdrawn_at = kept.updated_at = now
-    new: list[dict[str, Any]] = []
+    new: list[tuple[Any, ...]] = []
     for key, numbers in cells.items():
         row = stored.get(key)
-        values = {name: numbers.get(name) for name in FIELDS}
-        values["revision_withheld"] = bool(values["revision_withheld"])
-        values["small"] = bool(values["small"])
         if row is None:
             scope, place, team, dimension, segment_type, segment = key
             subject = team if team is not None else place
             new.append(
-                {
-                    "public_id": cell_id(*keys, scope, subject, dimension, segment_type, segment),
-                    "system_id": system_id,
-                    "pulse_id": pulse_id,
-                    "scope": scope,
-                    "place": place,
-                    "team": team,
-                    "dimension": dimension,
-                    "segment_type": segment_type,
-                    "segment": segment,
-                    **values,
-                    "updated_at": now,
-                    "withdrawn_at": None,
-                }
+                (
+                    cell_id(*keys, scope, subject, dimension, segment_type, segment),
+                    system_id,
+                    pulse_id,
+                    *key,
+                    *[numbers.get(field) for field in ledger.KEPT],
+                    numbers.get("published_at"),
+                    bool(numbers.get("revision_withheld")),
+                    bool(numbers.get("small")),
+                    now,
+                    None,
+                )
             )
-        elif row.withdrawn_at is not None or any(
+            continue
+        values = {name: numbers.get(name) for name in FIELDS}
+        values["revision_withheld"] = bool(values["revision_withheld"])
+        values["small"] = bool(values["small"])
+        if row.withdrawn_at is not None or any(
             getattr(row, name) != values[name] for name in FIELDS
         ):
             served = row.withdrawn_at is not None or any(
@@ -795,7 +810,7 @@ def _sync_cells(
             row.withdrawn_at = None
             if served:
                 row.updated_at = now
-    insert_rows(session, ScoreCell, new)
+    insert_values(session, ScoreCell, CELL_COLUMNS, new)
     session.flush()
 
 
