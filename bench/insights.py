@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psycopg
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,7 +44,7 @@ from app.schemas.responses import ResponseCreate
 from app.services.responses import ingest
 from app.services.results.publisher import pending, publish_pending
 from app.vocab import DIMENSIONS
-from bench.common import live_server, make_structure, scratch_database
+from bench.common import dsn, live_server, make_structure, scratch_database
 
 PROFESSIONS = ("nursing", "social_work", "therapy", "medical", "care_support", "admin", "other")
 KINDS = ("nhs_trust", "local_authority", "primary_care")
@@ -246,6 +247,10 @@ def main() -> None:
             engine = make_engine(url)
             publish_pending(make_sessionmaker(engine), lambda: datetime.now(UTC))  # last months
             engine.dispose()
+            # Months of responses and cells written at once: statistics as autovacuum would
+            # have gathered them by now, so queries are planned as on a live database.
+            with psycopg.connect(dsn(url), autocommit=True) as conn:
+                conn.execute("ANALYZE")
             log = Path(tmp) / "serve.log"
             with live_server(url, log=log) as base, httpx.Client(timeout=3600) as client:
                 headers = {"Authorization": f"Bearer {key}"}

@@ -1,12 +1,15 @@
 """Writing many rows at once."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.orm import DeclarativeBase, Session
+
+Writer = Callable[[Iterable[Sequence[Any]]], None]
 
 
 def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> None:
@@ -29,10 +32,23 @@ def insert_values(
     """
     if not rows:
         return
-    table = cast(Table, model.__table__)
     if session.get_bind().dialect.name != "postgresql":
+        table = cast(Table, model.__table__)
         session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
+    with copy_values(session, model, names) as write:
+        write(rows)
+
+
+@contextmanager
+def copy_values(
+    session: Session, model: type[DeclarativeBase], names: Sequence[str]
+) -> Iterator[Writer]:
+    """A COPY into ``model``'s table open for the block (PostgreSQL): rows of values of
+    ``names`` given to the writer it yields are sent as they come, and the server inserts
+    them while the caller goes on. The session's connection is the COPY's until the block
+    ends: nothing else may be read or written through it meanwhile."""
+    table = cast(Table, model.__table__)
     wrap = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
@@ -40,9 +56,13 @@ def insert_values(
         driver.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            if wrap:
-                row = list(row)
-                for i in wrap:
-                    row[i] = Jsonb(row[i])
-            copy.write_row(row)
+
+        def write(rows: Iterable[Sequence[Any]]) -> None:
+            for row in rows:
+                if wrap:
+                    row = list(row)
+                    for i in wrap:
+                        row[i] = Jsonb(row[i])
+                copy.write_row(row)
+
+        yield write

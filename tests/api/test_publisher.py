@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.cells import cell_id
 from app.analysis.signs import Rulebook, grade
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import Publication, Pulse, System, WarningSign
-from app.services.results import assessments, publisher
+from app.models import Publication, Pulse, ScoreCell, System, WarningSign
+from app.services.results import assessments, ledger, publisher
 from app.services.results import publish as publish_module
 from app.services.results.publish import (
     EARLIER,
@@ -494,3 +495,33 @@ def test_a_publication_computes_and_writes_with_the_cyclic_collector_off(
     assert {name for name, _ in seen} == {"_compute", "_write"}
     assert not any(enabled for _, enabled in seen)
     assert gc.isenabled()
+
+
+def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
+    db: Session, tenant: Tenant, published: Publish
+) -> None:
+    # On PostgreSQL a first publication writes its cells as its places are decided, by a
+    # COPY held open meanwhile; the rows must be those of the same plan made and kept apart.
+    system = tenant.system
+    served = (*ledger.KEPT, "small", "revision_withheld")
+    for key in MONTHS:
+        pulse = get_pulse(db, system.id, key)
+        record = db.scalar(select(Publication).where(Publication.pulse_id == pulse.id))
+        assert record is not None and record.editions == 1
+        plan = ledger.plan(db, system, pulse, None)  # its first publication, made again
+        assert plan is not None and not plan.written
+        rows = db.scalars(select(ScoreCell).where(ScoreCell.pulse_id == pulse.id)).all()
+        stored = {
+            (r.scope, r.place, r.team, r.dimension, r.segment_type, r.segment): r for r in rows
+        }
+        assert set(stored) == set(plan.cells), key
+        assert any(not r.suppressed for r in rows) and any(r.suppressed for r in rows)
+        for identity, numbers in plan.cells.items():
+            row = stored[identity]
+            assert {f: getattr(row, f) for f in served} == {f: numbers[f] for f in served}
+            assert row.published_at == (None if row.suppressed else record.published_at)
+            assert row.updated_at == record.published_at and row.withdrawn_at is None
+            scope, place, team, dimension, segment_type, segment = identity
+            subject = team if team is not None else place
+            ids = (system.slug, key, scope, subject, dimension, segment_type, segment)
+            assert row.public_id == cell_id(*ids)

@@ -61,3 +61,30 @@ def test_the_split_test_agrees_with_the_checker(
     split = SplitTest(problem.incidence, problem.sizes, problem.team, problem.owner, k)
 
     assert split.passes(published) is (exposed is None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(places(), st.data())
+def test_the_split_test_agrees_with_the_checker_on_sets_asked_one_after_another(
+    world: tuple[Counter[Profile], int], data: st.DataObject
+) -> None:
+    """The test keeps what it learnt of one set for the next: any order of sets is fine."""
+    counts, k = world
+    layout = Layout("p", counts)
+    present = np.fromiter((layout.profiles[p] for p in counts), np.intp, len(counts))
+    sizes = np.fromiter(counts.values(), np.int64, len(counts))
+    problem, cells = place_problem(layout, present, sizes)
+    split = SplitTest(problem.incidence, problem.sizes, problem.team, problem.owner, k)
+    published = np.zeros(len(cells), dtype=bool)
+    for _ in range(data.draw(st.integers(2, 6))):
+        flips = data.draw(st.lists(st.integers(0, len(cells) - 1), min_size=1, max_size=3))
+        published = published.copy()
+        published[flips] = ~published[flips]
+        keys = {layout.cell_key(int(c)) for c in cells[published]}
+        members: dict[object, list[tuple[Profile, int]]] = {key: [] for key in keys}
+        for profile, count in counts.items():
+            for key in cells_of(profile, "p"):
+                if key in members:
+                    members[key].extend((profile, i) for i in range(count))
+        note(f"k={k} counts={dict(counts)} cells={sorted(keys)}")
+        assert split.passes(published) is (find_exposure(members.values(), k) is None)

@@ -14,7 +14,8 @@ The order of policy: teams' wholes, largest first (teams are where people interv
 the place's whole, then segments, largest first. A greedy order is not always the best,
 so a place with at most ``TRY_ORDERS_UP_TO`` candidate cells also tries three other orders
 (teams' cells before the place's; the place's before the teams'; smallest first) and keeps
-whichever publishes the most cells, the order of policy winning ties. (Finding the largest
+whichever publishes the most cells, the order of policy winning ties; an order that
+publishes every candidate ends the search, as none can publish more. (Finding the largest
 safe set exactly is an integer programme; ``bench/disclosure.py`` measures how close this
 comes to it.)
 
@@ -67,29 +68,34 @@ def decide(problem: Problem, k: int) -> NDArray[np.bool_]:
             np.lexsort((p.value, -n, segment, ~place)),  # the place's cells first
             np.lexsort((p.value, n, p.kind)),  # smallest first
         ]
+    twins = _twins(p.incidence)
+    most = int((candidates | p.fixed).sum())  # what any order publishes at most
     best = None
     for order in orders:
-        published = _greedy(p, k, [int(c) for c in order if candidates[c]], test)
+        published = _greedy(p, k, [int(c) for c in order if candidates[c]], test, twins)
         if best is None or published.sum() > best.sum():
             best = published
+        if best.sum() == most:
+            break  # no other order can publish more
     assert best is not None
     return best
 
 
-def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArray[np.bool_]:
+def _greedy(
+    p: Problem, k: int, candidates: list[int], test: SplitTest, twins: NDArray[np.intp]
+) -> NDArray[np.bool_]:
     """The cells published by adding candidates in this order while the test passes."""
     published = p.fixed.copy()
-    twins = _twins(p.incidence)
     classes = _Classes.of(p, published)
     deferred = []
     for cell in candidates:
         if published[cell]:
             continue
-        added = np.flatnonzero((twins == twins[cell]) & p.eligible & ~published)
-        refined = classes.refined(added)
-        if refined.heavy(k):
+        if classes.heavy_with(cell, k):
+            # The cell's twins have its members: they refine the atoms no further.
+            added = np.flatnonzero((twins == twins[cell]) & p.eligible & ~published)
             published[added] = True
-            classes = refined
+            classes = classes.refined(cell)
         else:
             deferred.append(cell)
     for cell in deferred:
@@ -101,31 +107,45 @@ def _greedy(p: Problem, k: int, candidates: list[int], test: SplitTest) -> NDArr
     return published
 
 
-@dataclass(frozen=True)
 class _Classes:
-    """The atoms of a set of cells as each group's class (-1: in no cell of the set)."""
+    """The atoms of a set of cells: each group's class (-1: in no cell of the set), and
+    each class's respondents."""
 
-    p: Problem
-    classes: NDArray[np.intp]
+    def __init__(self, p: Problem, classes: NDArray[np.intp]) -> None:
+        self.p = p
+        self.classes = classes
+        seen = classes >= 0
+        self.count = int(classes.max(initial=-1)) + 1
+        self.people = np.bincount(classes[seen], p.sizes[seen], self.count).astype(np.int64)
 
     @classmethod
     def of(cls, p: Problem, published: NDArray[np.bool_]) -> _Classes:
         return cls(p, atoms(p.incidence[:, np.flatnonzero(published)])[1])
 
-    def refined(self, cells: NDArray[np.intp]) -> _Classes:
-        """The atoms once these cells are added (groups in the same cells stay together)."""
-        labels = self.classes.astype(np.int64) + 1  # 0: in no cell, throughout
-        for cell in cells.tolist():
-            labels = labels * 2 + self.p.incidence[:, cell]
-            _, labels = np.unique(labels, return_inverse=True)
-        covered = (self.classes >= 0) | self.p.incidence[:, cells].any(axis=1)
-        return _Classes(self.p, np.where(covered, labels, -1).astype(np.intp))
+    def heavy_with(self, cell: int, k: int) -> bool:
+        """Whether every atom weighs 0 or at least k once this cell is added (a sufficient
+        test of the exact one): each atom splits into its part in the cell and the rest,
+        and the groups the cell is the first to cover make one atom more."""
+        members = self.p.incidence[:, cell]
+        classes = self.classes[members]
+        sizes = self.p.sizes[members]
+        new = classes < 0
+        fresh = int(sizes[new].sum())
+        if 0 < fresh < k:
+            return False
+        inside = np.bincount(classes[~new], sizes[~new], self.count)
+        parts = np.concatenate([inside, self.people - inside])
+        return bool(((parts == 0) | (parts >= k)).all())
 
-    def heavy(self, k: int) -> bool:
-        """Whether every atom weighs at least k (a sufficient test of the exact one)."""
-        seen = self.classes >= 0
-        people = np.bincount(self.classes[seen], self.p.sizes[seen])
-        return bool((people[people > 0] >= k).all())
+    def refined(self, cell: int) -> _Classes:
+        """The atoms once this cell is added (groups in the same cells stay together)."""
+        members = self.p.incidence[:, cell]
+        labels = (self.classes.astype(np.int64) + 1) * 2 + members  # 0: in no cell, still
+        used = np.zeros(2 * self.count + 2, dtype=bool)
+        used[labels] = True
+        renumber = np.cumsum(used) - 1
+        covered = (self.classes >= 0) | members
+        return _Classes(self.p, np.where(covered, renumber[labels], -1).astype(np.intp))
 
 
 def _twins(incidence: NDArray[np.bool_]) -> NDArray[np.intp]:

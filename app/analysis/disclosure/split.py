@@ -27,7 +27,18 @@ Step 2 is needed only for teams whose residual is not zero (a team whose own cel
 the place cells on it splits off any combination as in step 1), and is skipped altogether
 when those teams fall into k disjoint groups, each of whose residuals span as much as all
 of them do: a θ outside K is then seen by a whole group outside any k-1 teams. On a place
-of many teams that is the usual case, and the test costs a few small audits.
+of many teams that is the usual case, and the test costs a few small audits. A group's
+rank is worked out only when it can span as much: R_t is orthogonal to U_t, so it spans
+at most team t's groups less the rank of U_t; and a group whose residuals are all zero on
+a place cell where another team's is not spans less (θ on that cell alone is cancelled
+by the group and not by all).
+
+The sets a decision tests follow one another, mostly a cell apart: the test keeps each
+team's own published cells, its verdict in step 1 and its residual from one set to the
+next, and works them out again only for the teams whose cells changed. Step 1 fails at
+once when a team's cell, or its cell less another cell inside it, is over 1..k-1 people
+(a combination the audit finds too); teams whose own cells have the same atoms, with the
+same weights below k, share the audit's verdict.
 
 Where a search would be too long, the test reports an exposure: in doubt, suppress more.
 """
@@ -46,6 +57,20 @@ from app.analysis.disclosure.audit import TOLERANCE, column_basis, exposure, ran
 MAX_TEAM_SETS = 400
 
 Matrix = NDArray[np.float64]
+
+
+class _Residual:
+    """A team's residual on all the place cells (place cells x the team's groups), with a
+    number that names it, each row's largest entry, and at most what its rows span: the
+    groups less the rank of the team's own cells, whose span they are orthogonal to."""
+
+    __slots__ = ("largest", "matrix", "most", "number")
+
+    def __init__(self, number: int, matrix: Matrix, own: int) -> None:
+        self.number = number
+        self.matrix = matrix
+        self.largest = np.abs(matrix).max(axis=1, initial=0.0)
+        self.most = matrix.shape[1] - own
 
 
 class SplitTest:
@@ -71,54 +96,163 @@ class SplitTest:
         self.groups = [np.flatnonzero(team == t) for t in range(count)]
         self.cells = [np.flatnonzero(owner == t) for t in range(count)]
         self.place = np.flatnonzero(owner < 0)
+        self._rows: dict[int, NDArray[np.bool_]] = {}  # a team's groups' rows of incidence
         self._local: dict[tuple[int, bytes], bool] = {}
-        self._residual: dict[tuple[int, bytes, bytes], Matrix] = {}
-        self._own: dict[tuple[int, bytes], Matrix] = {}
+        self._verdicts: dict[tuple[tuple[int, ...], bytes, bytes], bool] = {}
+        self._residual: dict[tuple[int, bytes], _Residual] = {}
+        self._ranks: dict[tuple[bytes, tuple[int, ...]], int] = {}
+        # The last set tested: each team's own published cells, its verdict in step 1
+        # (None: not yet known) and its residual, laid out team by team in ``_wide``.
+        self._published = np.zeros(len(owner), dtype=bool)
+        self._mine = [cells[:0] for cells in self.cells]
+        self._passing: list[bool | None] = [True] * count
+        self._current: list[_Residual | None] = [None] * count  # None: not laid out yet
+        widths = [len(rows) for rows in self.groups]
+        self._start = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
+        self._column_team = np.repeat(np.arange(count), widths)
+        self._wide = np.zeros((len(self.place), int(self._start[-1])))
+        self._largest = np.zeros((count, len(self.place)))
 
     def passes(self, published: NDArray[np.bool_]) -> bool:
         """Whether no combination of the published cells involves 1..k-1 people."""
-        mine = [cells[published[cells]] for cells in self.cells]
-        for t, chosen in enumerate(mine):
-            if chosen.size and not self._team_passes(t, chosen):
+        published = np.array(published, dtype=bool)
+        changed = self.owner[np.flatnonzero(published != self._published)]
+        self._published = published
+        teams = sorted(set(changed[changed >= 0].tolist()))
+        for t in teams:
+            cells = self.cells[t]
+            self._mine[t] = cells[published[cells]]
+            self._passing[t] = None
+            self._current[t] = None
+        # Step 1, the changed teams first: the others' verdicts are known already.
+        for t in itertools.chain(teams, range(len(self._mine))):
+            if self._passing[t] is None:
+                chosen = self._mine[t]
+                self._passing[t] = chosen.size == 0 or self._team_passes(t, chosen)
+            if not self._passing[t]:
                 return False
-        place = self.place[published[self.place]]
-        if place.size == 0:
+        rows = np.flatnonzero(published[self.place])
+        if rows.size == 0:
             return True
-        residuals = [self._team_residual(t, mine[t], place) for t in range(len(mine))]
-        coupled = [t for t, r in enumerate(residuals) if r.shape[1]]
-        if not coupled:
+        for t, residual in enumerate(self._current):
+            if residual is None:
+                self._lay_out(t)
+        # A team is coupled when its residual is not zero on the published place cells.
+        seen = self._largest[:, rows] > TOLERANCE
+        coupled = np.flatnonzero(seen.any(axis=1))
+        if coupled.size == 0:
             return True
-        spanned = rank(np.hstack([residuals[t] for t in coupled]))
-        if _groups(residuals, coupled, spanned, self.k) >= self.k:
+        columns = np.flatnonzero(self._coupled(coupled)[self._column_team])
+        matrix = self._wide[rows][:, columns]  # the coupled teams' residuals side by side
+        which = rows.tobytes()
+        teams = coupled.tolist()
+        spanned = self._rank(matrix, which, teams)
+        # Each coupled team's place cells where its residual is not zero, as bits.
+        nonzero = [int.from_bytes(bits.tobytes()) for bits in np.packbits(seen[coupled], axis=1)]
+        if self._groups(matrix, which, teams, nonzero, spanned) >= self.k:
             return True
-        return self._coupled_pass(published, mine, place, residuals, coupled, spanned)
+        residuals = [matrix[:, :0]] * len(self._mine)
+        for t in teams:
+            residuals[t] = self._wide[rows][:, self._start[t] : self._start[t + 1]]
+        place = self.place[rows]
+        return self._coupled_pass(published, self._mine, place, residuals, teams, spanned)
+
+    def _coupled(self, coupled: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Each team: whether it is one of these."""
+        mask = np.zeros(len(self._mine), dtype=bool)
+        mask[coupled] = True
+        return mask
 
     def _team_passes(self, t: int, chosen: NDArray[np.intp]) -> bool:
         """Step 1: a team's own published cells alone."""
         key = (t, chosen.tobytes())
         if key not in self._local:
             rows = self.groups[t]
-            matrix, classes = atoms(self.incidence[np.ix_(rows, chosen)])
-            found = exposure(matrix, weights(classes, self.sizes[rows], matrix.shape[1]), self.k)
-            self._local[key] = found is None
+            member = self._team_rows(t)[:, chosen]
+            if _light_difference(member, self.sizes[rows], self.k):
+                self._local[key] = False
+                return False
+            matrix, classes = atoms(member)
+            # The audit reads only which atoms weigh less than k, and what they weigh.
+            light = np.minimum(weights(classes, self.sizes[rows], matrix.shape[1]), self.k)
+            alike = (matrix.shape, matrix.tobytes(), light.tobytes())
+            if alike not in self._verdicts:
+                self._verdicts[alike] = exposure(matrix, light, self.k) is None
+            self._local[key] = self._verdicts[alike]
         return self._local[key]
 
-    def _team_residual(self, t: int, chosen: NDArray[np.intp], place: NDArray[np.intp]) -> Matrix:
-        """The place cells on team t off the span of its own cells (place cells x groups;
-        no columns when nothing is left): θ is cancelled on t iff θ is orthogonal to them."""
-        key = (t, chosen.tobytes(), place.tobytes())
+    def _team_rows(self, t: int) -> NDArray[np.bool_]:
+        """The rows of incidence of team t's groups."""
+        if t not in self._rows:
+            self._rows[t] = self.incidence[self.groups[t]]
+        return self._rows[t]
+
+    def _lay_out(self, t: int) -> None:
+        """Puts team t's residual, for its own published cells, in place in ``_wide``."""
+        residual = self._team_residual(t, self._mine[t])
+        self._wide[:, self._start[t] : self._start[t + 1]] = residual.matrix
+        self._largest[t] = residual.largest
+        self._current[t] = residual
+
+    def _team_residual(self, t: int, chosen: NDArray[np.intp]) -> _Residual:
+        """The place cells on team t off the span of its own cells (all the place cells x
+        the team's groups): θ is cancelled on t iff, on the published place cells, θ is
+        orthogonal to them."""
+        key = (t, chosen.tobytes())
         if key not in self._residual:
-            rows = self.groups[t]
-            p = self.incidence[np.ix_(rows, place)].T.astype(np.float64)
+            team = self._team_rows(t)
+            p = team[:, self.place].T.astype(np.float64)
+            own = 0
             if chosen.size:
-                own = (t, chosen.tobytes())
-                if own not in self._own:
-                    mine = self.incidence[np.ix_(rows, chosen)].astype(np.float64)
-                    self._own[own] = column_basis(mine)
-                q = self._own[own]
+                q = column_basis(team[:, chosen].astype(np.float64))
                 p = p - (p @ q) @ q.T
-            self._residual[key] = p if np.abs(p).max(initial=0.0) > TOLERANCE else p[:, :0]
+                own = q.shape[1]
+            self._residual[key] = _Residual(len(self._residual), p, own)
         return self._residual[key]
+
+    def _rank(self, matrix: Matrix, which: bytes, teams: list[int]) -> int:
+        """The rank of these teams' residuals side by side on these place cells, remembered
+        by the residuals' numbers."""
+        numbers = []
+        for t in teams:
+            residual = self._current[t]
+            assert residual is not None
+            numbers.append(residual.number)
+        key = (which, tuple(numbers))
+        if key not in self._ranks:
+            self._ranks[key] = rank(matrix)
+        return self._ranks[key]
+
+    def _groups(
+        self, matrix: Matrix, which: bytes, coupled: list[int], nonzero: list[int], spanned: int
+    ) -> int:
+        """How many disjoint groups of teams each span all the residuals span (greedily, up
+        to k), given the coupled teams' residuals side by side in ``matrix``.
+
+        A group's rank is worked out only when it may reach ``spanned``: when its teams'
+        residuals may span as much (each spans at most its groups less the rank of its
+        own cells), and are not all zero on a place cell where another team's is not (θ
+        that place cell alone would then be cancelled by the group and not by all)."""
+        every = 0
+        for bits in nonzero:
+            every |= bits
+        full = 0
+        first = start = width = most = reach = 0  # the group's first team and column, ...
+        for i, t in enumerate(coupled):
+            residual = self._current[t]
+            assert residual is not None
+            width += len(self.groups[t])
+            most += residual.most  # what the group's residuals span at most
+            reach |= nonzero[i]  # the place cells where they are not all zero
+            if most < spanned or reach != every:
+                continue
+            group = matrix[:, start : start + width]
+            if self._rank(group, which, coupled[first : i + 1]) >= spanned:
+                full += 1
+                if full >= self.k:
+                    break
+                first, start, width, most, reach = i + 1, start + width, 0, 0, 0
+        return full
 
     def _coupled_pass(
         self,
@@ -184,20 +318,15 @@ class SplitTest:
         return found is None
 
 
-def _groups(residuals: list[Matrix], coupled: list[int], spanned: int, k: int) -> int:
-    """How many disjoint groups of teams each span all the residuals span (greedily, up to k)."""
-    full = 0
-    group: list[Matrix] = []
-    width = 0
-    for t in coupled:
-        group.append(residuals[t])
-        width += residuals[t].shape[1]
-        if width >= spanned and rank(np.hstack(group)) >= spanned:
-            full += 1
-            if full >= k:
-                break
-            group, width = [], 0
-    return full
+def _light_difference(member: NDArray[np.bool_], sizes: NDArray[np.int64], k: int) -> bool:
+    """Whether a cell, or a cell less another cell inside it, is over 1..k-1 people: a
+    combination that the audit would find (``member`` is groups x cells)."""
+    counts = member.astype(np.int64)
+    people = sizes @ counts
+    both = (counts * sizes[:, None]).T @ counts  # people in cells a and b
+    more = people[:, None] - people[None, :]  # people in a, less those in b
+    inside = both == people[None, :]  # b's people are all in a
+    return bool(((people > 0) & (people < k)).any() or (inside & (more > 0) & (more < k)).any())
 
 
 def _left_null(matrix: Matrix, dimension: int) -> Matrix:

@@ -43,7 +43,9 @@ The path of a result, from a close to a kept ``ScoreCell`` row:
 5. Publish keeps (``publish._write``), per plan: ``ledger.write`` adds the edition
    (``PublicationEdition``), updates the ``Publication`` record and marks the responses
    the edition included (``Response.published_in``); ``publish._sync_cells`` makes the
-   pulse's ``ScoreCell`` rows equal the plan's cells. Then ``publish._sync_flags`` makes
+   pulse's ``ScoreCell`` rows equal the plan's cells. (On PostgreSQL a first publication
+   has written them already, by a COPY that ``ledger._first`` fed place by place while it
+   decided the next places: ``publish._cell_streams``.) Then ``publish._sync_flags`` makes
    the ``WarningSign`` rows equal the flags, and the ``Publication`` keeps the inputs
    digest. Rows that did not change keep their ``updated_at``. With an edition written,
    the assessment made from its cells is kept in memory once the transaction commits.

@@ -12,6 +12,8 @@ what the published cells were sums over. Those counts are never served.
 """
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,6 +89,16 @@ class Plan:
     published: dict[str, dict[str, list[list[str | None]]]]  # dimension -> place -> cells
     counts: dict[str, dict[str, list[list[Any]]]]  # dimension -> place -> cohort counts
     kept: dict[tuple[str, str], dict[CellKey, Moments]] = field(default_factory=dict)
+    # Whether ``cells`` were written already, place by place as they were decided (``Stream``).
+    written: bool = False
+
+
+# Cells as a first publication decides them, a place at a time (identity -> kept fields).
+Sink = Callable[[dict[CellRow, dict[str, Any]]], None]
+# Opens a writer of the pulse's new cells, held open while its places are decided (the
+# database inserts them meanwhile); it gives None when the cells cannot be written so
+# (the pulse holds rows already), and then they are written with the rest of the plan.
+Stream = Callable[[], AbstractContextManager[Sink | None]]
 
 
 def current_structure(session: Session, system_id: int) -> Structure:
@@ -105,15 +117,23 @@ def current_structure(session: Session, system_id: int) -> Structure:
 
 
 def plan(
-    session: Session, system: System, pulse: Pulse, publication: Publication | None
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    publication: Publication | None,
+    stream: Stream | None = None,
 ) -> Plan | None:
     """What the ledger of a closed pulse needs now: its first publication, a revision, or
-    nothing (None) when it answers the pulse's responses as they are."""
+    nothing (None) when it answers the pulse's responses as they are.
+
+    With ``stream``, a first publication writes its cells through it as it decides them
+    (``Plan.written``).
+    """
     if publication is not None and publication.editions > 0:
         if publication.responses_revision == pulse.revision:
             return None
         return _revision(session, system, pulse, publication)
-    return _first(session, system, pulse)
+    return _first(session, system, pulse, stream)
 
 
 def _profiles(
@@ -148,7 +168,7 @@ def _place_of(structure: Structure, system_id: int, session: Session) -> dict[st
     return places
 
 
-def _first(session: Session, system: System, pulse: Pulse) -> Plan:
+def _first(session: Session, system: System, pulse: Pulse, stream: Stream | None) -> Plan:
     structure = current_structure(session, system.id)
     k = system.min_group_size
     profiles = _profiles(session, system.id, pulse, structure, 0)
@@ -168,21 +188,29 @@ def _first(session: Session, system: System, pulse: Pulse) -> Plan:
     result = Plan(pulse.id, 0, pulse.revision, k, structure, {}, {}, {})
     places = sorted(set(team_place.values()))
     local = {d: _by_place(rows, team_place) for d, rows in profiles.items()}
-    for place in places:
-        # Respondents per cell, from the same profiles as the decision (each at cohort 0).
-        sized = {d: decided.sizes(pulse.key, d, place) for d in DIMENSIONS}
-        listed = sorted({c for sizes in sized.values() for c in sizes})
-        for dimension in DIMENSIONS:
-            shown = decided.cells(pulse.key, dimension, place)
-            here = local.get(dimension, {}).get(place, {})
-            sizes = sized[dimension]
-            for key in listed:
-                numbers = _numbers(shown.get(key))
-                numbers["small"] = sizes.get(key, 0) < k
-                numbers["revision_withheld"] = False
-                result.cells[_identity(key, dimension, team_place)] = numbers
-            result.kept[(dimension, place)] = dict(shown)
-            _record(result, dimension, place, shown, here, team_place)
+    key = pulse.key
+    # From here to the end nothing is read from the database: a stream may hold it.
+    with stream() if stream is not None else nullcontext() as sink:
+        for place in places:
+            # Respondents per cell, from the same profiles as the decision (each at cohort 0).
+            sized = {d: decided.sizes(key, d, place) for d in DIMENSIONS}
+            listed = sorted({c for sizes in sized.values() for c in sizes})
+            rows: dict[CellRow, dict[str, Any]] = {}
+            for dimension in DIMENSIONS:
+                shown = decided.cells(key, dimension, place)
+                here = local.get(dimension, {}).get(place, {})
+                sizes = sized[dimension]
+                for cell in listed:
+                    numbers = _numbers(shown.get(cell))
+                    numbers["small"] = sizes.get(cell, 0) < k
+                    numbers["revision_withheld"] = False
+                    rows[_identity(cell, dimension, team_place)] = numbers
+                result.kept[(dimension, place)] = dict(shown)
+                _record(result, dimension, place, shown, here, team_place)
+            result.cells.update(rows)
+            if sink is not None:
+                sink(rows)
+        result.written = sink is not None
     return result
 
 
@@ -393,14 +421,19 @@ def write(session: Session, system_id: int, done: Publication, plan: Plan, now: 
         done.published_at = now
     done.editions = plan.number + 1
     done.responses_revision = plan.revision
-    for numbers in plan.cells.values():
-        if numbers.get("published_at") is None and not numbers["suppressed"]:
-            numbers["published_at"] = now
+    stamp(plan.cells.values(), now)
     session.execute(
         update(Response)
         .where(Response.pulse_id == plan.pulse_id, Response.published_in.is_(None))
         .values(published_in=plan.number)
     )
+
+
+def stamp(cells: Iterable[dict[str, Any]], now: datetime) -> None:
+    """Date the cells an edition publishes new numbers for (``published_at``: now)."""
+    for numbers in cells:
+        if numbers.get("published_at") is None and not numbers["suppressed"]:
+            numbers["published_at"] = now
 
 
 def revise_late(session: Session, system_id: int) -> None:
