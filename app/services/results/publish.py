@@ -442,8 +442,9 @@ def _cell_streams(session: Session, inputs: _Inputs, now: datetime) -> Streams:
 
     COPY of some 125,000 cells at 2,000 teams kept the server busy for about 1.5 s after
     the last was decided; sent place by place, it inserts them while the next places are
-    decided. A pulse holding rows already (none does, at a first publication) gives no
-    stream: its cells are then compared with those rows by ``_sync_cells``.
+    decided (its foreign-key checks still run at its end, about 0.5 s). A pulse holding
+    rows already (none does, at a first publication) gives no stream: its cells are then
+    compared with those rows by ``_sync_cells``.
     """
     system_id, slug = inputs.system.id, inputs.system.slug
 
