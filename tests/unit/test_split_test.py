@@ -8,13 +8,16 @@ places this small).
 """
 
 from collections import Counter
+from collections.abc import Hashable
 
 import numpy as np
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from app.analysis.cells import Profile, cells_of
 from app.analysis.disclosure import Layout, SplitTest, place_problem
+from app.analysis.disclosure.decision import Problem
 from tests.disclosure_checker import find_exposure
 
 ROLE_GROUPS = ("frontline", "leaders", None)
@@ -37,27 +40,40 @@ def places(draw: st.DrawFn) -> tuple[Counter[Profile], int]:
     return counts, draw(st.integers(3, 6))
 
 
-@settings(max_examples=300, deadline=None)
-@given(places(), st.data())
-def test_the_split_test_agrees_with_the_checker(
-    world: tuple[Counter[Profile], int], data: st.DataObject
-) -> None:
-    counts, k = world
+def _laid_out(counts: Counter[Profile]) -> tuple[Layout, Problem, NDArray[np.intp]]:
+    """A place's layout, its decision problem and its non-empty cells."""
     layout = Layout("p", counts)
     present = np.fromiter((layout.profiles[p] for p in counts), np.intp, len(counts))
     sizes = np.fromiter(counts.values(), np.int64, len(counts))
     problem, cells = place_problem(layout, present, sizes)
-    chosen = data.draw(st.lists(st.booleans(), min_size=len(cells), max_size=len(cells)))
-    published = np.array(chosen, dtype=bool)
-    keys = {layout.cell_key(int(c)) for c in cells[published]}
+    return layout, problem, cells
+
+
+def _checked(
+    counts: Counter[Profile], k: int, layout: Layout, shown: NDArray[np.intp]
+) -> frozenset[Hashable] | None:
+    """The independent checker's exposure among these cells, respondent by respondent."""
+    keys = {layout.cell_key(int(c)) for c in shown}
     members: dict[object, list[tuple[Profile, int]]] = {key: [] for key in keys}
     for profile, count in counts.items():
         for key in cells_of(profile, "p"):
             if key in members:
                 members[key].extend((profile, i) for i in range(count))
     note(f"k={k} counts={dict(counts)} cells={sorted(keys)}")
+    return find_exposure(members.values(), k)
 
-    exposed = find_exposure(members.values(), k)
+
+@settings(max_examples=300, deadline=None)
+@given(places(), st.data())
+def test_the_split_test_agrees_with_the_checker(
+    world: tuple[Counter[Profile], int], data: st.DataObject
+) -> None:
+    counts, k = world
+    layout, problem, cells = _laid_out(counts)
+    chosen = data.draw(st.lists(st.booleans(), min_size=len(cells), max_size=len(cells)))
+    published = np.array(chosen, dtype=bool)
+
+    exposed = _checked(counts, k, layout, cells[published])
     split = SplitTest(problem.incidence, problem.sizes, problem.team, problem.owner, k)
 
     assert split.passes(published) is (exposed is None)
@@ -70,21 +86,12 @@ def test_the_split_test_agrees_with_the_checker_on_sets_asked_one_after_another(
 ) -> None:
     """The test keeps what it learnt of one set for the next: any order of sets is fine."""
     counts, k = world
-    layout = Layout("p", counts)
-    present = np.fromiter((layout.profiles[p] for p in counts), np.intp, len(counts))
-    sizes = np.fromiter(counts.values(), np.int64, len(counts))
-    problem, cells = place_problem(layout, present, sizes)
+    layout, problem, cells = _laid_out(counts)
     split = SplitTest(problem.incidence, problem.sizes, problem.team, problem.owner, k)
     published = np.zeros(len(cells), dtype=bool)
     for _ in range(data.draw(st.integers(2, 6))):
         flips = data.draw(st.lists(st.integers(0, len(cells) - 1), min_size=1, max_size=3))
         published = published.copy()
         published[flips] = ~published[flips]
-        keys = {layout.cell_key(int(c)) for c in cells[published]}
-        members: dict[object, list[tuple[Profile, int]]] = {key: [] for key in keys}
-        for profile, count in counts.items():
-            for key in cells_of(profile, "p"):
-                if key in members:
-                    members[key].extend((profile, i) for i in range(count))
-        note(f"k={k} counts={dict(counts)} cells={sorted(keys)}")
-        assert split.passes(published) is (find_exposure(members.values(), k) is None)
+        exposed = _checked(counts, k, layout, cells[published])
+        assert split.passes(published) is (exposed is None)
