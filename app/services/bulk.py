@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
@@ -66,3 +67,46 @@ def copy_values(
                 copy.write_row(row)
 
         yield write
+
+
+@contextmanager
+def copy_text(
+    session: Session, model: type[DeclarativeBase], names: Sequence[str]
+) -> Iterator[Callable[[bytes], None]]:
+    """As ``copy_values``, but the writer it yields takes rows already in COPY's text
+    format (a line each, fields by ``text_field``): rows can then be made anywhere, even
+    in another process, and sent as they are."""
+    table = cast(Table, model.__table__)
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
+    ):
+        yield copy.write
+
+
+# COPY's text format: a backslash, and the tab, newline and carriage return that end fields
+# and rows, are escaped; \N is null.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
+
+
+def text_field(value: Any) -> str:
+    """A value as a field of COPY's text format (None, bool, int, float, str, datetime).
+
+    psycopg formats fields in C, but only rows it sends itself, through the connection.
+    """
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return repr(value)  # a float's shortest repr reads back as the same float
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
+    raise TypeError(f"no COPY text for {type(value).__name__}")

@@ -18,8 +18,15 @@ from app.analysis.signs import Rulebook, grade
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import Publication, Pulse, ScoreCell, System, WarningSign
-from app.services.results import assessments, ledger, publisher
+from app.models import (
+    Publication,
+    PublicationEdition,
+    Pulse,
+    ScoreCell,
+    System,
+    WarningSign,
+)
+from app.services.results import assessments, ledger, parallel, publisher
 from app.services.results import publish as publish_module
 from app.services.results.publish import (
     EARLIER,
@@ -502,7 +509,38 @@ def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
 ) -> None:
     # On PostgreSQL a first publication writes its cells as its places are decided, by a
     # COPY held open meanwhile; the rows must be those of the same plan made and kept apart.
-    system = tenant.system
+    _stored_as_planned(db, tenant.system)
+
+
+def test_places_decided_in_forked_copies_keep_what_one_process_decides(
+    db: Session,
+    tenant: Tenant,
+    world: dict[str, Any],
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On PostgreSQL a large first publication decides its places in forked copies of the
+    # process beside it; here every publication does, with two copies for two places.
+    forked: list[int] = []
+    shared = parallel.shared
+
+    def spied(work: Any, items: Any, forks: int) -> Any:
+        forked.append(forks)
+        return shared(work, items, forks)
+
+    monkeypatch.setattr(ledger, "FORK_FROM", 0)
+    monkeypatch.setattr(parallel, "copies", lambda: 2)
+    monkeypatch.setattr(parallel, "shared", spied)
+    publish_pending(session_factory, clock)
+    assert len(forked) == len(MONTHS)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    assert forked == [2 if postgres else 0] * len(MONTHS)  # SQLite writes no stream
+    _stored_as_planned(db, tenant.system)
+
+
+def _stored_as_planned(db: Session, system: System) -> None:
+    """Each published pulse's rows are those of its first publication made again."""
     served = (*ledger.KEPT, "small", "revision_withheld")
     for key in MONTHS:
         pulse = get_pulse(db, system.id, key)
@@ -525,3 +563,8 @@ def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
             subject = team if team is not None else place
             ids = (system.slug, key, scope, subject, dimension, segment_type, segment)
             assert row.public_id == cell_id(*ids)
+        edition = db.scalar(
+            select(PublicationEdition).where(PublicationEdition.pulse_id == pulse.id)
+        )
+        assert edition is not None
+        assert (edition.cells, edition.counts) == (plan.published, plan.counts)

@@ -44,7 +44,7 @@ from app.models import (
     WarningSign,
 )
 from app.services.aggregation import response_counts
-from app.services.bulk import copy_values, insert_rows, insert_values
+from app.services.bulk import NULL, copy_text, insert_rows, insert_values, text_field
 from app.services.results import assessments, ledger, participation
 from app.services.results.collector import collector_paused
 from app.services.results.revisions import revise
@@ -455,21 +455,67 @@ def _cell_streams(session: Session, inputs: _Inputs, now: datetime) -> Streams:
             if session.scalar(held) is not None:
                 yield None
                 return
-            keys = (slug, pulse_key)
-            with copy_values(session, ScoreCell, CELL_COLUMNS) as write:
-
-                def sink(cells: dict[ledger.CellRow, dict[str, Any]]) -> None:
-                    ledger.stamp(cells.values(), now)
-                    write(
-                        _new_cell(system_id, pulse_id, keys, key, numbers, now)
-                        for key, numbers in cells.items()
-                    )
-
-                yield sink
+            with copy_text(session, ScoreCell, CELL_COLUMNS) as send:
+                yield _CellText(system_id, pulse_id, (slug, pulse_key), now, send)
 
         return stream
 
     return streams
+
+
+TAB = "\t"  # between the fields of a row of COPY's text format
+
+
+class _CellText:
+    """A sink of a pulse's new cells: rows of COPY's text format, in the order of
+    ``CELL_COLUMNS``, with the values ``_new_cell`` gives (stamped ``now``)."""
+
+    def __init__(
+        self,
+        system_id: int,
+        pulse_id: int,
+        keys: tuple[str, str],
+        now: datetime,
+        send: Callable[[bytes], None],
+    ) -> None:
+        self.keys, self.now, self.write = keys, now, send
+        self.ids = f"{TAB}{system_id}{TAB}{pulse_id}{TAB}"
+        self.end = f"{TAB}{text_field(now)}{TAB}{NULL}\n"
+        self.fields: dict[str | None, str] = {None: NULL}  # identities repeat their codes
+        self.hidden: dict[tuple[Any, ...], str] = {}  # suppressed cells' numbers: a few kinds
+
+    def encode(self, cells: dict[ledger.CellRow, dict[str, Any]]) -> bytes:
+        ledger.stamp(cells.values(), self.now)
+        slug, pulse_key = self.keys
+        fields, hidden = self.fields, self.hidden
+        lines = []
+        for key, numbers in cells.items():
+            scope, place, team, dimension, segment_type, segment = key
+            subject = team if team is not None else place
+            public_id = cell_id(slug, pulse_key, scope, subject, dimension, segment_type, segment)
+            names = []
+            for name in key:
+                text = fields.get(name)
+                if text is None:
+                    text = fields[name] = text_field(name)
+                names.append(text)
+            values = (
+                *[numbers.get(name) for name in ledger.KEPT],
+                numbers.get("published_at"),
+                bool(numbers.get("revision_withheld")),
+                bool(numbers.get("small")),
+            )
+            if numbers["suppressed"]:
+                shown = hidden.get(values)
+                if shown is None:
+                    shown = hidden[values] = TAB.join(map(text_field, values))
+            else:
+                shown = TAB.join(map(text_field, values))
+            lines.append(f"{public_id}{self.ids}{TAB.join(names)}{TAB}{shown}{self.end}")
+        return "".join(lines).encode()
+
+    def send(self, encoded: bytes) -> None:
+        self.write(encoded)
 
 
 # Key of ``Session.info``: assessments to keep in memory once the session commits.
