@@ -26,7 +26,7 @@ from app.models import (
     System,
     WarningSign,
 )
-from app.services.results import assessments, ledger, parallel, publisher
+from app.services.results import assessments, ledger, publisher
 from app.services.results import publish as publish_module
 from app.services.results.publish import (
     EARLIER,
@@ -487,7 +487,8 @@ def test_a_publication_computes_and_writes_with_the_cyclic_collector_off(
 ) -> None:
     # Its passes walked every object a publication makes and freed next to nothing.
     seen: list[tuple[str, bool]] = []
-    for name in ("_compute", "_write"):
+    names = {"_planned", "_keep_editions", "_write"}  # what computes, keeps editions, writes
+    for name in names:
         real = getattr(publish_module, name)
 
         def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
@@ -499,9 +500,37 @@ def test_a_publication_computes_and_writes_with_the_cyclic_collector_off(
 
     assert publish_pending(session_factory, clock)
 
-    assert {name for name, _ in seen} == {"_compute", "_write"}
+    assert {name for name, _ in seen} == names
     assert not any(enabled for _, enabled in seen)
     assert gc.isenabled()
+
+
+def test_on_postgresql_the_assessment_is_made_while_the_editions_are_kept(
+    db: Session,
+    world: dict[str, Any],
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The editions' writes wait on the database; the comparisons need only the cells. (The
+    # first publication keeps the editions of every pulse it reads; the later ones, with no
+    # edition due, make their assessments from the kept cells, in their own thread.)
+    made_in: list[str] = []
+    real = publish_module.assessment
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        made_in.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(publish_module, "assessment", spy)
+    assert publish_pending(session_factory, clock)
+    assert len(made_in) == len(MONTHS)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    here = threading.current_thread().name
+    assert made_in[0].startswith("pulse-assessment") if postgres else made_in[0] == here
+    assert made_in[1:] == [here] * (len(MONTHS) - 1)
+    flags = db.scalars(select(WarningSign)).all()
+    assert flags  # graded from those assessments, and kept
 
 
 def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
@@ -509,33 +538,6 @@ def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
 ) -> None:
     # On PostgreSQL a first publication writes its cells as its places are decided, by a
     # COPY held open meanwhile; the rows must be those of the same plan made and kept apart.
-    _stored_as_planned(db, tenant.system)
-
-
-def test_places_decided_in_forked_copies_keep_what_one_process_decides(
-    db: Session,
-    tenant: Tenant,
-    world: dict[str, Any],
-    session_factory: sessionmaker[Session],
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # On PostgreSQL a large first publication decides its places in forked copies of the
-    # process beside it; here every publication does, with two copies for two places.
-    forked: list[int] = []
-    shared = parallel.shared
-
-    def spied(work: Any, items: Any, forks: int) -> Any:
-        forked.append(forks)
-        return shared(work, items, forks)
-
-    monkeypatch.setattr(ledger, "FORK_FROM", 0)
-    monkeypatch.setattr(parallel, "copies", lambda: 2)
-    monkeypatch.setattr(parallel, "shared", spied)
-    publish_pending(session_factory, clock)
-    assert len(forked) == len(MONTHS)
-    postgres = db.get_bind().dialect.name == "postgresql"
-    assert forked == [2 if postgres else 0] * len(MONTHS)  # SQLite writes no stream
     _stored_as_planned(db, tenant.system)
 
 

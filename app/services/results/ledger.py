@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -40,7 +40,6 @@ from app.models import (
     Team,
 )
 from app.services.aggregation import cohort_moments
-from app.services.results import parallel
 from app.services.results.revisions import closing, revise_pulse
 from app.vocab import DIMENSIONS
 
@@ -86,8 +85,7 @@ class Plan:
     revision: int  # the pulse's responses revision it answers
     k: int
     structure: Structure
-    # Every kept field of every listed cell (none once ``written``: they are stored).
-    cells: dict[CellRow, dict[str, Any]]
+    cells: dict[CellRow, dict[str, Any]]  # every kept field of every listed cell
     published: dict[str, dict[str, list[list[str | None]]]]  # dimension -> place -> cells
     counts: dict[str, dict[str, list[list[Any]]]]  # dimension -> place -> cohort counts
     kept: dict[tuple[str, str], dict[CellKey, Moments]] = field(default_factory=dict)
@@ -95,18 +93,8 @@ class Plan:
     written: bool = False
 
 
-class Sink(Protocol):
-    """Where a first publication's cells go, a place at a time, as they are decided."""
-
-    def encode(self, cells: dict[CellRow, dict[str, Any]]) -> bytes:
-        """Cells (identity -> kept fields) as ``send`` takes them; in any process."""
-        ...
-
-    def send(self, encoded: bytes) -> None:
-        """Write cells ``encode`` made; in the process that opened the stream."""
-        ...
-
-
+# Cells as a first publication decides them, a place at a time (identity -> kept fields).
+Sink = Callable[[dict[CellRow, dict[str, Any]]], None]
 # Opens a writer of the pulse's new cells, held open while its places are decided (the
 # database inserts them meanwhile); it gives None when the cells cannot be written so
 # (the pulse holds rows already), and then they are written with the rest of the plan.
@@ -200,64 +188,30 @@ def _first(session: Session, system: System, pulse: Pulse, stream: Stream | None
     result = Plan(pulse.id, 0, pulse.revision, k, structure, {}, {}, {})
     places = sorted(set(team_place.values()))
     local = {d: _by_place(rows, team_place) for d, rows in profiles.items()}
-
-    def place_of(place: str, sink: Sink | None) -> _Placed:
-        """A place's cells, what its edition records, and (with a sink) its cells encoded."""
-        # Respondents per cell, from the same profiles as the decision (each at cohort 0).
-        sized = {d: decided.sizes(pulse.key, d, place) for d in DIMENSIONS}
-        listed = sorted({c for sizes in sized.values() for c in sizes})
-        placed = _Placed({}, {}, {}, {}, b"")
-        for dimension in DIMENSIONS:
-            shown = decided.cells(pulse.key, dimension, place)
-            sizes = sized[dimension]
-            for cell in listed:
-                numbers = _numbers(shown.get(cell))
-                numbers["small"] = sizes.get(cell, 0) < k
-                numbers["revision_withheld"] = False
-                placed.cells[_identity(cell, dimension, team_place)] = numbers
-            placed.kept[dimension] = dict(shown)
-            here = local.get(dimension, {}).get(place, {})
-            placed.published[dimension], placed.counts[dimension] = _recorded(
-                place, shown, here, team_place
-            )
-        if sink is not None:
-            placed.encoded = sink.encode(placed.cells)
-        return placed
-
+    key = pulse.key
     # From here to the end nothing is read from the database: a stream may hold it.
     with stream() if stream is not None else nullcontext() as sink:
-        forks = parallel.copies() if sink is not None and len(team_place) >= FORK_FROM else 0
-        done: dict[str, _Placed] = {}
-        for at, placed in parallel.shared(lambda place: place_of(place, sink), places, forks):
-            if sink is not None:
-                sink.send(placed.encoded)
-                placed.cells = {}  # written: the plan need not hold them (``Plan.written``)
-            done[places[at]] = placed
-        for place in places:  # in the order of places, whichever was decided first
-            placed = done[place]
-            result.cells.update(placed.cells)
+        for place in places:
+            # Respondents per cell, from the same profiles as the decision (each at cohort 0).
+            sized = {d: decided.sizes(key, d, place) for d in DIMENSIONS}
+            listed = sorted({c for sizes in sized.values() for c in sizes})
+            rows: dict[CellRow, dict[str, Any]] = {}
             for dimension in DIMENSIONS:
-                result.kept[(dimension, place)] = placed.kept[dimension]
-                result.published.setdefault(dimension, {})[place] = placed.published[dimension]
-                result.counts.setdefault(dimension, {})[place] = placed.counts[dimension]
+                shown = decided.cells(key, dimension, place)
+                here = local.get(dimension, {}).get(place, {})
+                sizes = sized[dimension]
+                for cell in listed:
+                    numbers = _numbers(shown.get(cell))
+                    numbers["small"] = sizes.get(cell, 0) < k
+                    numbers["revision_withheld"] = False
+                    rows[_identity(cell, dimension, team_place)] = numbers
+                result.kept[(dimension, place)] = dict(shown)
+                _record(result, dimension, place, shown, here, team_place)
+            result.cells.update(rows)
+            if sink is not None:
+                sink(rows)
         result.written = sink is not None
     return result
-
-
-# A first publication decides its places in forked copies of the process beside it
-# (``parallel``) from this many teams: below, forking costs more than it saves.
-FORK_FROM = 400
-
-
-@dataclass
-class _Placed:
-    """One place of a first publication, as ``_first`` decides it (in any process)."""
-
-    cells: dict[CellRow, dict[str, Any]]
-    kept: dict[str, dict[CellKey, Moments]]  # dimension -> published cells
-    published: dict[str, list[list[str | None]]]  # dimension -> what the edition records
-    counts: dict[str, list[list[Any]]]
-    encoded: bytes  # the cells as the sink sends them, if there is one
 
 
 def _revision(session: Session, system: System, pulse: Pulse, publication: Publication) -> Plan:
@@ -360,25 +314,14 @@ def _record(
     team_place: dict[str, str],
 ) -> None:
     """Note in the edition what it published here, and whom it included."""
-    published, counts = _recorded(place, shown, profiles, team_place)
-    result.published.setdefault(dimension, {})[place] = published
-    result.counts.setdefault(dimension, {})[place] = counts
-
-
-def _recorded(
-    place: str,
-    shown: dict[CellKey, Moments],
-    profiles: dict[tuple[Profile, int], Moments],
-    team_place: dict[str, str],
-) -> tuple[list[list[str | None]], list[list[Any]]]:
-    """What an edition records of a place: the cells it published, and whom it included."""
-    published = [[c.scope, c.subject, c.segment_type, c.segment] for c in sorted(shown)]
-    counts = [
+    result.published.setdefault(dimension, {})[place] = [
+        [c.scope, c.subject, c.segment_type, c.segment] for c in sorted(shown)
+    ]
+    result.counts.setdefault(dimension, {})[place] = [
         [p.team, p.role_group, p.profession, p.organisation_kind, cohort, m.n]
         for (p, cohort), m in sorted(profiles.items(), key=_order)
         if team_place.get(p.team) == place and m.n > 0
     ]
-    return published, counts
 
 
 def _cell_moments(

@@ -19,6 +19,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -266,8 +267,15 @@ def publish(
         return done
     now = _stamped(session, system.id, now)  # the cells streamed carry the stamp _write makes
     streams = _cell_streams(session, inputs, now)
-    plans, assessed = _compute(session, inputs, lock=True, seen=seen, streams=streams)
-    return _write(session, inputs, done, plans, assessed, grade(assessed, inputs.book()), now)
+    plans, assess = _planned(session, inputs, lock=True, seen=seen, streams=streams)
+    # The assessment is made in a thread while this one waits on the database keeping the
+    # editions (the responses they include are marked: some 25,000 rows at 2,000 teams).
+    with ThreadPoolExecutor(1, thread_name_prefix="pulse-assessment") as pool:
+        assessing = pool.submit(assess)
+        records = _keep_editions(session, inputs, plans, now)
+        assessed = assessing.result()
+    flags = grade(assessed, inputs.book())
+    return _write(session, inputs, done, plans, assessed, flags, now, records)
 
 
 def _kept_meanwhile(pulse: Pulse, done: Publication | None) -> Publication:
@@ -369,34 +377,19 @@ def _write(
     assessed: Assessment,
     flags: list[Flag],
     now: datetime,
+    records: dict[int, Publication] | None = None,
 ) -> Publication:
     """Keep the ledger editions planned, the pulse's flags, and the inputs they are from.
 
+    ``records``: the editions are kept already (``_keep_editions``, stamped ``now``).
     With an edition written, the assessment made from its cells is kept in memory once the
     transaction commits, under the key of the ledger as it then stands: the cells of the
     edition are those the assessment read.
     """
     system_id = inputs.system.id
-    now = _stamped(session, system_id, now)
-    key_of = {p.id: p.key for p in [*inputs.earlier, inputs.pulse]}
-    records = {}
-    for plan in plans:
-        record = _publication(session, system_id, plan.pulse_id)
-        if record is None:
-            record = Publication(
-                system_id=system_id,
-                pulse_id=plan.pulse_id,
-                inputs="",
-                rules_version=inputs.version,
-                computed_at=now,
-                editions=0,
-            )
-            session.add(record)
-        ledger.write(session, system_id, record, plan, now)
-        if not plan.written:
-            keys = (inputs.system.slug, key_of[plan.pulse_id])
-            _sync_cells(session, system_id, plan.pulse_id, keys, plan.cells, now)
-        records[plan.pulse_id] = record
+    if records is None:
+        now = _stamped(session, system_id, now)
+        records = _keep_editions(session, inputs, plans, now)
     _sync_flags(session, inputs, flags, now)
     done = records.get(inputs.pulse.id, done)
     if done is None:
@@ -422,6 +415,33 @@ def _write(
         )
         _keep_when_committed(session, key, assessed)
     return done
+
+
+def _keep_editions(
+    session: Session, inputs: _Inputs, plans: list[ledger.Plan], now: datetime
+) -> dict[int, Publication]:
+    """Keep the ledger editions planned (stamped ``now``): each pulse's publication record."""
+    system_id = inputs.system.id
+    key_of = {p.id: p.key for p in [*inputs.earlier, inputs.pulse]}
+    records = {}
+    for plan in plans:
+        record = _publication(session, system_id, plan.pulse_id)
+        if record is None:
+            record = Publication(
+                system_id=system_id,
+                pulse_id=plan.pulse_id,
+                inputs="",
+                rules_version=inputs.version,
+                computed_at=now,
+                editions=0,
+            )
+            session.add(record)
+        ledger.write(session, system_id, record, plan, now)
+        if not plan.written:
+            keys = (inputs.system.slug, key_of[plan.pulse_id])
+            _sync_cells(session, system_id, plan.pulse_id, keys, plan.cells, now)
+        records[plan.pulse_id] = record
+    return records
 
 
 def _stamped(session: Session, system_id: int, now: datetime) -> datetime:
@@ -514,8 +534,8 @@ class _CellText:
             lines.append(f"{public_id}{self.ids}{TAB.join(names)}{TAB}{shown}{self.end}")
         return "".join(lines).encode()
 
-    def send(self, encoded: bytes) -> None:
-        self.write(encoded)
+    def __call__(self, cells: dict[ledger.CellRow, dict[str, Any]]) -> None:
+        self.write(self.encode(cells))
 
 
 # Key of ``Session.info``: assessments to keep in memory once the session commits.
@@ -560,7 +580,20 @@ def _compute(
     seen: KeptCache | None = None,
     streams: Streams | None = None,
 ) -> tuple[list[ledger.Plan], Assessment]:
-    """The ledger editions due for the pulse and those before it, and the pulse's assessment.
+    """The ledger editions due for the pulse and those before it, and the pulse's assessment."""
+    plans, assess = _planned(session, inputs, lock, seen, streams)
+    return plans, assess()
+
+
+def _planned(
+    session: Session,
+    inputs: _Inputs,
+    lock: bool,
+    seen: KeptCache | None = None,
+    streams: Streams | None = None,
+) -> tuple[list[ledger.Plan], Callable[[], Assessment]]:
+    """The ledger editions due for the pulse and those before it, and what makes the
+    pulse's assessment when called (reading nothing from the database).
 
     The rules read the ledger's published cells only: no disclosure decision is made here
     except the first publication (or a revision) of a pulse whose ledger is due. When no
@@ -592,7 +625,7 @@ def _compute(
             book,
             seen,
         )
-        return plans, assessed
+        return plans, lambda: assessed
     # An edition is due: the rules read the cells it plans (not kept yet: their assessment
     # is kept in memory once the edition is committed, ``_write``) beside the kept cells
     # of the other pulses.
@@ -614,7 +647,7 @@ def _compute(
         record = records[inputs.pulse.id]
         assert record is not None and record.structure is not None and record.k is not None
         structure, k = ledger.Structure.from_json(record.structure), record.k
-    assessed = _assessment(
+    assess = _assessing(
         session,
         inputs.system,
         inputs.pulse,
@@ -625,7 +658,7 @@ def _compute(
         inputs.adoption_months,
         book,
     )
-    return plans, assessed
+    return plans, assess
 
 
 def kept_assessment(
@@ -756,27 +789,49 @@ def _assessment(
     book: Rulebook,
 ) -> Assessment:
     """The comparisons of a pulse's rules over cells read (changed: team cells re-placed)."""
+    return _assessing(session, system, pulse, earlier, kept, structure, k, adoption_months, book)()
+
+
+def _assessing(
+    session: Session,
+    system: System,
+    pulse: Pulse,
+    earlier: Sequence[Pulse],
+    kept: Kept,
+    structure: ledger.Structure,
+    k: int,
+    adoption_months: int,
+    book: Rulebook,
+) -> Callable[[], Assessment]:
+    """``_assessment``, read now and made when called: the call reads nothing from the
+    database, so it may run in another thread while this one writes."""
     team_place = structure.team_place()
-    # Team cells of earlier pulses are read at the team's place in this pulse.
-    for (pulse_key, dimension, place), cells in list(kept.items()):
-        for key, moments in list(cells.items()):
-            if key.scope == "team" and team_place.get(key.subject, place) != place:
-                del cells[key]
-                kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = moments
     pulses = [*earlier, pulse]
     counts = response_counts(session, system.id, [p.id for p in pulses])
-    key_of = {p.id: p.key for p in pulses}
-    snapshot = Snapshot(
-        system=system.slug,
-        pulse=PulseFacts(pulse.key, closes_on(pulse)),
-        earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in earlier),
-        teams=tuple(structure.facts()),
-        responses={(key_of[p], team): n for (p, team), n in counts.items()},
-        scores={},
-        k=k,
-        adoption_months=adoption_months,
-    )
-    return assessment(snapshot, book, KeptCells(kept, team_place))
+
+    def made() -> Assessment:
+        # Team cells of earlier pulses are read at the team's place in this pulse.
+        for (pulse_key, dimension, place), cells in list(kept.items()):
+            for key, moments in list(cells.items()):
+                if key.scope == "team" and team_place.get(key.subject, place) != place:
+                    del cells[key]
+                    kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = (
+                        moments
+                    )
+        key_of = {p.id: p.key for p in pulses}
+        snapshot = Snapshot(
+            system=system.slug,
+            pulse=PulseFacts(pulse.key, closes_on(pulse)),
+            earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in earlier),
+            teams=tuple(structure.facts()),
+            responses={(key_of[p], team): n for (p, team), n in counts.items()},
+            scores={},
+            k=k,
+            adoption_months=adoption_months,
+        )
+        return assessment(snapshot, book, KeptCells(kept, team_place))
+
+    return made
 
 
 def _kept_cells_seen(
