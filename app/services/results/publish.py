@@ -501,37 +501,39 @@ class _CellText:
         self.keys, self.now, self.write = keys, now, send
         self.ids = f"{TAB}{system_id}{TAB}{pulse_id}{TAB}"
         self.end = f"{TAB}{text_field(now)}{TAB}{NULL}\n"
-        self.fields: dict[str | None, str] = {None: NULL}  # identities repeat their codes
-        self.hidden: dict[tuple[Any, ...], str] = {}  # suppressed cells' numbers: a few kinds
+        # Identities repeat their codes: the text of each is made once.
+        self.subjects: dict[tuple[str, str, str | None], str] = {}
+        self.segments: dict[tuple[str, str | None, str | None], str] = {}
+        self.hidden: dict[tuple[Any, ...], str] = {}
 
     def encode(self, cells: dict[ledger.CellRow, dict[str, Any]]) -> bytes:
         ledger.stamp(cells.values(), self.now)
         slug, pulse_key = self.keys
-        fields, hidden = self.fields, self.hidden
+        subjects, segments, hidden = self.subjects, self.segments, self.hidden
         lines = []
         for key, numbers in cells.items():
             scope, place, team, dimension, segment_type, segment = key
             subject = team if team is not None else place
             public_id = cell_id(slug, pulse_key, scope, subject, dimension, segment_type, segment)
-            names = []
-            for name in key:
-                text = fields.get(name)
-                if text is None:
-                    text = fields[name] = text_field(name)
-                names.append(text)
+            head = subjects.get(key[:3])
+            if head is None:
+                head = subjects[key[:3]] = TAB.join(map(text_field, key[:3]))
+            tail = segments.get(key[3:])
+            if tail is None:
+                tail = segments[key[3:]] = TAB.join(map(text_field, key[3:]))
             values = (
                 *[numbers.get(name) for name in ledger.KEPT],
                 numbers.get("published_at"),
                 bool(numbers.get("revision_withheld")),
                 bool(numbers.get("small")),
             )
-            if numbers["suppressed"]:
+            if numbers["suppressed"]:  # null numbers, of a few kinds: each text made once
                 shown = hidden.get(values)
                 if shown is None:
                     shown = hidden[values] = TAB.join(map(text_field, values))
             else:
                 shown = TAB.join(map(text_field, values))
-            lines.append(f"{public_id}{self.ids}{TAB.join(names)}{TAB}{shown}{self.end}")
+            lines.append(f"{public_id}{self.ids}{head}{TAB}{tail}{TAB}{shown}{self.end}")
         return "".join(lines).encode()
 
     def __call__(self, cells: dict[ledger.CellRow, dict[str, Any]]) -> None:
