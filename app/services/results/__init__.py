@@ -40,15 +40,17 @@ The path of a result, from a close to a kept ``ScoreCell`` row:
    comparison the cells allow, and ``grade`` applies the rulebook. With no edition due,
    the assessment is the one kept in memory for those cells (``assessments``, filled by
    ``publish.kept_assessment`` and, when nothing is due, ``publisher.warm_recent``).
-5. Publish keeps (``publish._write``), per plan: ``ledger.write`` adds the edition
-   (``PublicationEdition``), updates the ``Publication`` record and marks the responses
-   the edition included (``Response.published_in``); ``publish._sync_cells`` makes the
-   pulse's ``ScoreCell`` rows equal the plan's cells. (On PostgreSQL a first publication
-   has written them already, by a COPY that ``ledger._first`` fed place by place while it
-   decided the next places: ``publish._cell_streams``.) Then ``publish._sync_flags`` makes
-   the ``WarningSign`` rows equal the flags, and the ``Publication`` keeps the inputs
-   digest. Rows that did not change keep their ``updated_at``. With an edition written,
-   the assessment made from its cells is kept in memory once the transaction commits.
+5. Publish keeps (``publish._write``; the editions through ``_keep_editions``), per plan:
+   ``ledger.write`` adds the edition (``PublicationEdition``), updates the ``Publication``
+   record and marks the responses the edition included (``Response.published_in``);
+   ``publish._sync_cells`` makes the pulse's ``ScoreCell`` rows equal the plan's cells.
+   (On PostgreSQL a first publication has written them already, by a COPY in its text
+   format that ``ledger._first`` fed place by place while it decided the next places:
+   ``publish._cell_streams``; and the assessment of step 4 is made in a thread while the
+   editions are kept.) Then ``publish._sync_flags`` makes the ``WarningSign`` rows equal
+   the flags, and the ``Publication`` keeps the inputs digest. Rows that did not change
+   keep their ``updated_at``. With an edition written, the assessment made from its cells
+   is kept in memory once the transaction commits.
 6. Kept rows are read: ``reads.scores`` and ``reads.list_flags`` (the insights
    endpoints) and ``services.feeds`` (the BI feeds, through ``feeds.publish_closed``)
    first call ``publish.publish``, which does nothing when the results are current (and
