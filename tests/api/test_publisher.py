@@ -1,5 +1,6 @@
 """The publisher: results of closed pulses computed ahead of the first read."""
 
+import copy
 import gc
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from app.analysis.cells import cell_id
 from app.analysis.signs import Rulebook, grade
@@ -531,6 +533,35 @@ def test_on_postgresql_the_assessment_is_made_while_the_editions_are_kept(
     assert made_in[1:] == [here] * (len(MONTHS) - 1)
     flags = db.scalars(select(WarningSign)).all()
     assert flags  # graded from those assessments, and kept
+
+
+def test_the_assessment_made_in_another_thread_touches_no_object_of_the_session(
+    tenant: Tenant, published: Publish, session_factory: sessionmaker[Session], clock: Clock
+) -> None:
+    # The thread makes the assessment while this one writes (and may expire the session's
+    # objects): what it is made from is read first, so the call works on a session closed.
+    with session_factory() as session:
+        system = session.get(System, tenant.system.id)
+        assert system is not None
+        closed = closed_pulses(session, system.id, clock.now)
+        pulse = closed[-1]
+        earlier = [p for p in closed if p.opens_on < pulse.opens_on][-EARLIER:]
+        records = publication_records(session, system.id, [*earlier, pulse])
+        record = records[pulse.id]
+        assert record is not None and record.structure is not None and record.k is not None
+        cells: dict[Any, Any] = {}
+        for each in [*earlier, pulse]:
+            cells.update(publish_module._kept_cells(session, each, each is not pulse))
+        structure = ledger.Structure.from_json(record.structure)
+        months, book = system.adoption_months, rulebook(session, system.id)[0]
+        args = (system, pulse, earlier)
+        rest = (structure, record.k, months, book)
+        expected = publish_module._assessment(session, *args, copy.deepcopy(cells), *rest)
+        made = publish_module._assessing(session, *args, copy.deepcopy(cells), *rest)
+        session.expire_all()
+    with pytest.raises(DetachedInstanceError):
+        pulse.key  # noqa: B018 (what the call would have done, had it read it)
+    assert _facts(made()) == _facts(expected)
 
 
 def test_the_cells_a_publication_keeps_are_those_its_plan_decided(

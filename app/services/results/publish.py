@@ -808,10 +808,20 @@ def _assessing(
     book: Rulebook,
 ) -> Callable[[], Assessment]:
     """``_assessment``, read now and made when called: the call reads nothing from the
-    database, so it may run in another thread while this one writes."""
+    database, so it may run in another thread while this one writes.
+
+    Everything the call needs is read here, from the session and its ORM objects, into
+    plain values: the call touches no ORM object, so an attribute expired meanwhile (by
+    the write in this thread) is never loaded from another.
+    """
     team_place = structure.team_place()
     pulses = [*earlier, pulse]
     counts = response_counts(session, system.id, [p.id for p in pulses])
+    key_of = {p.id: p.key for p in pulses}
+    facts = PulseFacts(pulse.key, closes_on(pulse))
+    earlier_facts = tuple(PulseFacts(p.key, closes_on(p)) for p in earlier)
+    slug = system.slug
+    teams = tuple(structure.facts())
 
     def made() -> Assessment:
         # Team cells of earlier pulses are read at the team's place in this pulse.
@@ -822,12 +832,11 @@ def _assessing(
                     kept.setdefault((pulse_key, dimension, team_place[key.subject]), {})[key] = (
                         moments
                     )
-        key_of = {p.id: p.key for p in pulses}
         snapshot = Snapshot(
-            system=system.slug,
-            pulse=PulseFacts(pulse.key, closes_on(pulse)),
-            earlier=tuple(PulseFacts(p.key, closes_on(p)) for p in earlier),
-            teams=tuple(structure.facts()),
+            system=slug,
+            pulse=facts,
+            earlier=earlier_facts,
+            teams=teams,
             responses={(key_of[p], team): n for (p, team), n in counts.items()},
             scores={},
             k=k,
