@@ -564,6 +564,54 @@ def test_the_assessment_made_in_another_thread_touches_no_object_of_the_session(
     assert _facts(made()) == _facts(expected)
 
 
+def test_a_write_that_fails_is_not_held_until_the_assessment_is_made(
+    world: dict[str, Any],
+    tenant: Tenant,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On PostgreSQL the assessment is made in a thread while the editions are kept: when
+    # keeping them fails, the failure reaches the caller (who rolls back, letting its
+    # locks go) without waiting for that thread, which is still at work here.
+    release, finished = threading.Event(), threading.Event()
+    real = publish_module._assessing
+
+    def slow(*args: Any, **kwargs: Any) -> Callable[[], Any]:
+        made = real(*args, **kwargs)
+
+        def waiting() -> Any:
+            release.wait(60)
+            try:
+                return made()
+            finally:
+                finished.set()
+
+        return waiting
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(publish_module, "_assessing", slow)
+    monkeypatch.setattr(publish_module, "_keep_editions", failing)
+    with session_factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("the assessment is made beside the write on PostgreSQL only")
+        system = session.get(System, tenant.system.id)
+        assert system is not None
+        pulse = get_pulse(session, system.id, MONTHS[-1])
+        try:
+            with pytest.raises(RuntimeError, match="went away"):
+                publish(session, system, pulse, clock.now)
+            assert not finished.is_set()  # the caller was not held until it was made
+            session.rollback()
+        finally:
+            release.set()
+            assert finished.wait(60)
+    with session_factory() as session:
+        assert session.scalars(select(Publication)).all() == []  # nothing kept
+
+
 def test_the_cells_a_publication_keeps_are_those_its_plan_decided(
     db: Session, tenant: Tenant, published: Publish
 ) -> None:

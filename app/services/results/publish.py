@@ -270,10 +270,16 @@ def publish(
     plans, assess = _planned(session, inputs, lock=True, seen=seen, streams=streams)
     # The assessment is made in a thread while this one waits on the database keeping the
     # editions (the responses they include are marked: some 25,000 rows at 2,000 teams).
-    with ThreadPoolExecutor(1, thread_name_prefix="pulse-assessment") as pool:
+    pool = ThreadPoolExecutor(1, thread_name_prefix="pulse-assessment")
+    try:
         assessing = pool.submit(assess)
         records = _keep_editions(session, inputs, plans, now)
         assessed = assessing.result()
+    finally:
+        # A write that fails is not held back until the assessment is made (seconds at
+        # 8,000 teams): the caller rolls back, and lets the locks go, at once; the thread
+        # ends on its own, on plain values, and what it makes is dropped.
+        pool.shutdown(wait=False)
     flags = grade(assessed, inputs.book())
     return _write(session, inputs, done, plans, assessed, flags, now, records)
 
